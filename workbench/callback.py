@@ -1,0 +1,142 @@
+"""EventCallback: the Trainer's progress, evaluations and checkpoints as events.
+
+This is the only UI the training process has: every screen and the CLI read what it writes.
+It also carries cancellation: SIGTERM sets `cancel_requested`, and the next step end asks the
+Trainer to save a checkpoint and stop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from transformers import TrainerCallback
+
+from .events import EventWriter
+from .runstore import RunDir
+
+
+def memory_in_use(device: str) -> tuple[int, str]:
+    """(bytes, kind): GPU memory on CUDA, resident set size otherwise."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.memory_allocated()), "cuda"
+    import psutil
+
+    return int(psutil.Process(os.getpid()).memory_info().rss), "rss"
+
+
+class EventCallback(TrainerCallback):
+    def __init__(
+        self,
+        writer: EventWriter,
+        run: RunDir,
+        *,
+        device: str,
+        samples_per_step: int,
+        main_metric: str,
+        take_eval_details: Callable[[], Any],
+    ) -> None:
+        self.writer = writer
+        self.run = run
+        self.device = device
+        self.samples_per_step = samples_per_step
+        self.main_metric = main_metric
+        self.take_eval_details = take_eval_details
+        self.cancel_requested = False
+        self.cancelled_at_step: int | None = None
+        self.best: dict[str, Any] | None = None
+        self._train_start = time.monotonic()
+        self._last_log = (time.monotonic(), 0)
+        self._seconds_per_step: float | None = None
+        self._evaluated_in_window = False
+        self._oom_at = int(os.environ.get("TLWB_TEST_OOM_AT_STEP", "0") or 0)
+
+    # -- progress -----------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._train_start = time.monotonic()
+        self._last_log = (self._train_start, state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._oom_at and state.global_step >= self._oom_at:
+            import torch
+
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated by TLWB_TEST_OOM_AT_STEP)")
+        if self.cancel_requested:
+            self.cancelled_at_step = state.global_step
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" not in logs:
+            return
+        now = time.monotonic()
+        last_time, last_step = self._last_log
+        steps = state.global_step - last_step
+        window = max(now - last_time, 1e-6)
+        self._last_log = (now, state.global_step)
+        if steps > 0 and not self._evaluated_in_window:
+            # Seconds per step, smoothed; windows that contained an evaluation are skipped.
+            current = window / steps
+            self._seconds_per_step = current if self._seconds_per_step is None else 0.7 * self._seconds_per_step + 0.3 * current
+        self._evaluated_in_window = False
+        remaining = state.max_steps - state.global_step
+        per_step = self._seconds_per_step
+        memory, memory_kind = memory_in_use(self.device)
+        self.writer.emit(
+            "step",
+            step=state.global_step,
+            total_steps=state.max_steps,
+            epoch=round(state.epoch or 0.0, 4),
+            loss=round(float(logs["loss"]), 6),
+            learning_rate=float(logs.get("learning_rate", 0.0)),
+            grad_norm=_maybe_float(logs.get("grad_norm")),
+            samples_per_s=round(self.samples_per_step / per_step, 2) if per_step else None,
+            eta_s=round(per_step * remaining, 1) if per_step else None,
+            elapsed_s=round(now - self._train_start, 1),
+            memory_bytes=memory,
+            memory_kind=memory_kind,
+        )
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._evaluated_in_window = True
+        details = self.take_eval_details()
+        if details is None:
+            return
+        self.emit_eval(details, step=state.global_step, epoch=state.epoch, loss=(metrics or {}).get("eval_loss"))
+
+    def emit_eval(self, details: Any, *, step: int, epoch: float | None, loss: float | None, split: str = "validation") -> None:
+        metrics = dict(details.metrics)
+        if loss is not None:
+            metrics["loss"] = round(float(loss), 6)
+        self.writer.emit(
+            "eval",
+            split=split,
+            step=step,
+            epoch=round(epoch or 0.0, 4),
+            metrics=metrics,
+            per_class=details.per_class,
+            confusion_matrix=details.confusion_matrix,
+            labels=details.labels,
+        )
+        if details.samples:
+            self.writer.emit("samples", split=split, step=step, items=details.samples)
+        value = metrics.get(self.main_metric)
+        if split == "validation" and value is not None and (self.best is None or value > self.best["value"]):
+            self.best = {"name": self.main_metric, "value": round(float(value), 6), "step": step}
+            self.run.write_status(best=self.best)
+
+    def on_save(self, args, state, control, **kwargs):
+        path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        self.writer.emit("checkpoint", step=state.global_step, path=path)
+
+
+def _maybe_float(value: Any) -> float | None:
+    try:
+        return round(float(value), 6)
+    except (TypeError, ValueError):
+        return None

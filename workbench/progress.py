@@ -1,0 +1,106 @@
+"""Console rendering of a run's events for `tlwb train` and `tlwb attach`.
+
+On a terminal: a live progress bar with loss, ETA and throughput. Otherwise (CI, pipes, `nohup`):
+one plain line per log step, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from . import humanize
+
+
+class ConsoleProgress:
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.live = console.is_terminal and not quiet
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def handle(self, event: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        kind = event["type"]
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler:
+            handler(event)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def _print(self, text: str) -> None:
+        (self._progress.console if self._progress else self.console).print(text)
+
+    def _on_log(self, event: dict[str, Any]) -> None:
+        style = "yellow" if event.get("level") == "warning" else "dim"
+        self._print(f"[{style}]{event['message']}[/]")
+
+    def _on_started(self, event: dict[str, Any]) -> None:
+        resumed = " (resumed)" if event.get("resumed") else ""
+        self._print(
+            f"{event.get('architecture', '?')} · {event['method']} · trainable {humanize.count(event['params_trainable'])}"
+            f" of {humanize.count(event['params_total'])} ({100 * event['params_trainable'] / max(event['params_total'], 1):.2f}%)"
+            f" · {event['device']} {event.get('precision', '')}{resumed}"
+        )
+        self._print(
+            f"data: train {event['train_size']:,} · validation {event['validation_size']:,}"
+            f" · labels {', '.join(event['labels'][:8])}{'…' if len(event['labels']) > 8 else ''}"
+        )
+        if self.live:
+            self._progress = Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                TextColumn("loss {task.fields[loss]} · {task.fields[speed]}"),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("train", total=event["total_steps"], epoch="0.00", loss="—", speed="")
+
+    def _on_step(self, event: dict[str, Any]) -> None:
+        speed = f"{event['samples_per_s']:.1f} samples/s" if event.get("samples_per_s") else ""
+        if self._progress is not None:
+            self._progress.update(
+                self._task, completed=event["step"], total=event["total_steps"],
+                epoch=f"{event['epoch']:.2f}", loss=f"{event['loss']:.4f}", speed=speed,
+            )
+        else:
+            self._print(
+                f"step {event['step']}/{event['total_steps']}  epoch {event['epoch']:.2f}  loss {event['loss']:.4f}"
+                f"  lr {humanize.learning_rate(event.get('learning_rate'))}  {speed}  ETA {humanize.duration(event.get('eta_s'))}"
+            )
+
+    def _on_eval(self, event: dict[str, Any]) -> None:
+        metrics = event["metrics"]
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        self._print(f"[cyan]eval[/] {event.get('split', 'validation')} step {event['step']}  {shown}")
+
+    def _on_checkpoint(self, event: dict[str, Any]) -> None:
+        self._print(f"[dim]checkpoint saved at step {event['step']}[/]")
+
+    def _on_finished(self, event: dict[str, Any]) -> None:
+        self.close()
+        metrics = event.get("metrics", {})
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        self._print(f"[bold green]finished[/] in {humanize.duration(event.get('duration_s'))}  {shown}")
+        self._print(f"model: {event.get('output')}")
+
+    def _on_failed(self, event: dict[str, Any]) -> None:
+        self.close()
+        self._print(f"[bold red]failed[/] ({event.get('kind')}): {event.get('message')}")
+        if event.get("hint"):
+            self._print(f"  [dim]hint:[/] {event['hint']}")
+
+    def _on_cancelled(self, event: dict[str, Any]) -> None:
+        self.close()
+        self._print(f"[yellow]cancelled[/] at step {event.get('step')}; checkpoint: {event.get('checkpoint') or 'none'}")

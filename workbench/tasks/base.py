@@ -1,0 +1,49 @@
+"""What a task (text classification, token classification) provides to the trainer and tools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..config import RunConfig
+
+
+@dataclass
+class Prepared:
+    """A run's data, tokenised for the Trainer, with what the UI needs to explain it."""
+
+    train: Any
+    validation: Any
+    test: Any | None
+    raw_validation: Any
+    raw_test: Any | None
+    label_names: list[str]
+    columns: dict[str, str | None]
+    validation_from_train: bool
+    label_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    per_class: dict[str, dict[str, float]]
+    confusion_matrix: list[list[int]]
+    labels: list[str]
+    samples: list[dict[str, Any]]
+
+
+class Task(Protocol):
+    name: str
+    auto_model: str  # the transformers Auto class, e.g. "AutoModelForSequenceClassification"
+    peft_task_type: str  # peft TaskType value, e.g. "SEQ_CLS"
+    main_metric: str  # the metric that ranks runs
+
+    def prepare(self, config: RunConfig, tokenizer: Any) -> Prepared: ...
+
+    def collator(self, tokenizer: Any) -> Any: ...
+
+    def evaluate(self, logits: Any, labels: Any, raw: Any, label_names: list[str], num_samples: int) -> EvalResult: ...
+
+    def predict(self, model: Any, tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, Any]]: ...
+
+    def score(self, model: Any, tokenizer: Any, config: RunConfig, source: str, label_names: list[str], batch_size: int) -> EvalResult: ...
