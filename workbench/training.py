@@ -213,7 +213,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         resumed=resume,
     )
     checkpoint = run.latest_checkpoint() if resume else None
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if callback.cancel_requested:
         saved = run.latest_checkpoint()
@@ -240,7 +240,16 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
             final.update({f"test_{k}": v for k, v in test_details.metrics.items()})
     output = save_trained(trainer, tokenizer, run, config.method.kind)
     duration = time.time() - started_at
-    writer.emit("finished", metrics=final, best_metric=callback.best, output=str(output), duration_s=round(duration, 1), step=trainer.state.global_step)
+    writer.emit(
+        "finished",
+        metrics=final,
+        best_metric=callback.best,
+        output=str(output),
+        duration_s=round(duration, 1),
+        step=trainer.state.global_step,
+        train_runtime_s=train_output.metrics.get("train_runtime"),
+        train_samples_per_s=train_output.metrics.get("train_samples_per_second"),
+    )
     run.write_status(state="finished", ended_at=time.time(), best=callback.best or run.read_status().get("best"))
 
 
