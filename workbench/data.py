@@ -64,14 +64,14 @@ def _looks_like_conll(head: str) -> bool:
     return tag_like / len(tagged) > 0.9
 
 
-def check_encoding(path: Path, encoding: str | None) -> str:
-    """Decode the whole file once; on failure name the offending byte and a likely encoding."""
+def read_checked(path: Path, encoding: str | None) -> tuple[str, str]:
+    """(text, encoding): decode the whole file once; on failure name the byte and a likely encoding."""
     encoding = encoding or "utf-8"
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"data file {path} is empty", "point data.* at a file with a header and rows")
     try:
-        raw.decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as err:
         guess = _guess_encoding(raw)
         raise DataError(
@@ -80,7 +80,7 @@ def check_encoding(path: Path, encoding: str | None) -> str:
         ) from None
     except LookupError:
         raise DataError(f"unknown encoding '{encoding}'", "use a Python codec name such as utf-8, cp1252 or latin-1") from None
-    return encoding
+    return text, encoding
 
 
 def _guess_encoding(raw: bytes) -> str:
@@ -119,7 +119,7 @@ def load_local(path: Path, data: DataConfig, task: str):
     fmt = detect_format(path, data, task)
     if fmt == "parquet":
         return _load_with(datasets, "parquet", path)
-    encoding = check_encoding(path, data.encoding)
+    text, encoding = read_checked(path, data.encoding)
     if fmt == "conll":
         from .conll import read_conll
 
@@ -127,14 +127,16 @@ def load_local(path: Path, data: DataConfig, task: str):
     if fmt in {"json", "jsonl"}:
         return _load_with(datasets, "json", path, encoding=encoding)
     if fmt == "lines":
-        lines = [line.rstrip("\r\n") for line in path.read_text(encoding).splitlines() if line.strip()]
+        lines = [line.rstrip("\r\n") for line in text.split("\n") if line.strip()]
         return datasets.Dataset.from_dict({"text": lines})
+    if data.header and len(text.strip().split("\n", 1)) < 2:
+        raise DataError(f"{path.name} has a header but no rows", "point data.* at a file with data rows")
     delimiter = data.delimiter or sniff_delimiter(path, encoding, fmt)
     kwargs: dict[str, Any] = {"sep": delimiter, "encoding": encoding, "keep_default_na": False}
     if delimiter == "\t":
         kwargs["quoting"] = csv.QUOTE_NONE  # GLUE-style TSV: quotes are text, not quoting
     if not data.header:
-        width = len(path.read_text(encoding).splitlines()[0].split(delimiter))
+        width = len(text.split("\n", 1)[0].split(delimiter))
         kwargs["column_names"] = [f"column_{i}" for i in range(width)]
         kwargs["header"] = None
     dataset = _load_with(datasets, "csv", path, **kwargs)
