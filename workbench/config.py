@@ -59,6 +59,11 @@ class DataConfig(_Section):
     label_names: list[str] | None = Field(
         default=None, description="human names for integer labels 0..K-1, e.g. [\"negative\", \"positive\"]"
     )
+    tokens_column: str | None = Field(default=None, description="token-classification: the list-of-words column")
+    tags_column: str | None = Field(default=None, description="token-classification: the list-of-tags column")
+    tag_scheme: Literal["auto", "IOB1", "IOB2", "BIOES"] = Field(
+        default="auto", description="token-classification tag scheme; auto-detected from the training tags"
+    )
     max_train_samples: int | None = Field(default=None, gt=0)
     max_eval_samples: int | None = Field(default=None, gt=0)
     validation_split: float = Field(
