@@ -26,6 +26,9 @@ EXTENSION_FORMATS = {
     ".iob": "conll",
 }
 
+#: Longest line accepted in a line-based data file (csv, tsv, jsonl, conll, lines).
+MAX_LINE_CHARS = 1_000_000
+
 #: Bytes read to sniff delimiters and CoNLL layout.
 SNIFF_BYTES = 64 * 1024
 
@@ -83,6 +86,21 @@ def read_checked(path: Path, encoding: str | None) -> tuple[str, str]:
     return text, encoding
 
 
+def check_line_lengths(text: str, path: Path) -> None:
+    """Refuse a line-based file with a line over MAX_LINE_CHARS: that is a wrong file (binary,
+    minified JSON, a lost line-ending convention), not an example worth tokenising."""
+    lines = text.split("\n")
+    longest = max(map(len, lines))
+    if longest > MAX_LINE_CHARS:
+        number = next(i for i, line in enumerate(lines, start=1) if len(line) == longest)
+        raise DataError(
+            f"line {number} of {path.name} is {longest:,} characters long (limit {MAX_LINE_CHARS:,}); "
+            "one example per line was expected",
+            "check that this is the right file and data.format; split long documents into passages "
+            "(only the first training.max_length tokens of a text are used anyway)",
+        )
+
+
 def _guess_encoding(raw: bytes) -> str:
     for candidate in ("utf-16", "cp1252"):
         try:
@@ -120,6 +138,8 @@ def load_local(path: Path, data: DataConfig, task: str):
     if fmt == "parquet":
         return _load_with(datasets, "parquet", path)
     text, encoding = read_checked(path, data.encoding)
+    if fmt != "json":  # a JSON document may legitimately be one line; every other format is line-based
+        check_line_lengths(text, path)
     if fmt == "conll":
         from .conll import read_conll
 

@@ -151,11 +151,26 @@ def default_lora_targets(model_type: str) -> list[str]:
 
 
 def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_config: Any):
-    """Load pretrained weights into `auto_class`, with one-line errors for the usual failures."""
+    """Load pretrained weights into `auto_class`, with one-line errors for the usual failures.
+
+    Safetensors files are preferred; a pickled `pytorch_model.bin` is only read with
+    `weights_only=True`, so a checkpoint that carries code is refused instead of run.
+    """
+    import pickle
+
     try:
         return auto_class.from_pretrained(
-            source, config=model_config, revision=model.revision, trust_remote_code=model.trust_remote_code
+            source,
+            config=model_config,
+            revision=model.revision,
+            trust_remote_code=model.trust_remote_code,
+            weights_only=True,
         )
+    except pickle.UnpicklingError:
+        raise ModelError(
+            f"refusing to load the weights of {source}: the pickled checkpoint holds more than tensors (it could run code)",
+            "use a copy of the model saved as safetensors (save_pretrained writes model.safetensors)",
+        ) from None
     except ValueError as err:
         text = str(err).splitlines()[0]
         if "Unrecognized configuration class" in text:

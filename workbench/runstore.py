@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunError
-from .events import read_events
+from .events import parse_lines, read_events
 from .fsutil import atomic_write_json
 
 STATES = ("starting", "running", "finished", "failed", "cancelled")
@@ -95,10 +95,12 @@ class RunDir:
             return {"state": "starting" if self.exists() else "missing"}
 
     def write_status(self, **changes: Any) -> dict[str, Any]:
+        """Merge `changes` into status.json (atomically); a change to None removes the key."""
         status = self.read_status()
         if status.get("state") == "missing":
             status = {}
         status.update(changes)
+        status = {key: value for key, value in status.items() if value is not None}
         status["updated_at"] = time.time()
         atomic_write_json(self.status_path, status)
         return status
@@ -110,23 +112,53 @@ class RunDir:
             # The launcher writes `starting` before the child records itself; give it a moment.
             if status.get("state") == "starting" and time.time() - status.get("updated_at", 0) < 30:
                 return status
-            last = status.get("updated_at")
-            when = dt.datetime.fromtimestamp(last).strftime("%H:%M:%S") if last else "unknown"
+            last = self.last_event_time() or status.get("updated_at")
+            when = dt.datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M:%S") if last else "unknown"
             status = {
                 **status,
                 "state": "failed",
                 "kind": "vanished",
-                "message": f"the training process is gone (last update {when}); it was killed or the machine restarted",
+                "last_event_at": last,
+                "message": f"the training process is gone (last event {when}); it was killed or the machine restarted",
                 "hint": f"run `tlwb resume {self.id}` to continue from the last checkpoint",
             }
         return status
 
-    def latest_checkpoint(self) -> Path | None:
-        """The newest complete Trainer checkpoint (one with its trainer_state.json written)."""
-        if not self.checkpoints_dir.is_dir():
+    def last_event_time(self) -> float | None:
+        """The time of the last complete event, read from the file's tail only."""
+        try:
+            with self.events_path.open("rb") as handle:
+                handle.seek(max(0, handle.seek(0, 2) - 64 * 1024))
+                tail = handle.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
             return None
-        complete = [p for p in self.checkpoints_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-        return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+        events = parse_lines(tail)
+        return events[-1].get("time") if events else None
+
+    def checkpoints(self) -> list[Path]:
+        """Complete Trainer checkpoints, oldest first.
+
+        The Trainer writes trainer_state.json last, so a checkpoint whose trainer_state.json
+        parses was written whole; a kill during a save leaves one that is skipped.
+        """
+        import json
+
+        if not self.checkpoints_dir.is_dir():
+            return []
+        complete = []
+        for path in self.checkpoints_dir.glob("checkpoint-*"):
+            try:
+                json.loads((path / "trainer_state.json").read_text("utf-8"))
+                step = int(path.name.rsplit("-", 1)[-1])
+            except (OSError, ValueError):
+                continue
+            complete.append((step, path))
+        return [path for _, path in sorted(complete)]
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete Trainer checkpoint (see `checkpoints`)."""
+        found = self.checkpoints()
+        return found[-1] if found else None
 
     def trained_model_dir(self) -> Path | None:
         """The saved model or adapter, only when completely written (marked by `.complete`)."""

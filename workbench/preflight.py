@@ -1,0 +1,259 @@
+"""Pre-flight: everything that can be checked before a training process is launched.
+
+`preflight(config, runs_dir)` resolves the model (config and tokenizer only, never the weights),
+loads the data through the task's own loader (so columns, label classes and NaN labels are
+checked exactly as training will check them), and looks at the runs directory and the device.
+Every failure is collected, not just the first, so a person fixes them all in one go; the CLI
+prints them one line each and the TUI shows them in a dialog. Memory is a warning, not a
+refusal: the estimate is rough and the user may know better.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import RunConfig, TrainingConfig
+from .errors import RunError, WorkbenchError
+
+#: A tokenizer's `model_max_length` above this is the "no limit" sentinel, not a real limit.
+NO_TOKENIZER_LIMIT = 1_000_000
+#: Warn when the estimated training memory exceeds this share of the device's memory.
+MEMORY_WARNING_SHARE = 0.9
+#: Bytes per Adam state entry (two fp32 moments per trainable parameter).
+ADAM_STATE_BYTES = 8
+
+
+@dataclass
+class PreflightReport:
+    """What pre-flight found: `errors` refuse the launch, `warnings` only inform."""
+
+    errors: list[WorkbenchError] = field(default_factory=list)
+    warnings: list[WorkbenchError] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self) -> list[str]:
+        """Each problem as one line (errors first), for logs and plain-text dialogs."""
+        return [f"error: {e.one_line()}" for e in self.errors] + [f"warning: {w.one_line()}" for w in self.warnings]
+
+
+def preflight(config: RunConfig, runs_dir: Path) -> PreflightReport:
+    """Check a run before launching it; never raises for a problem the user can fix."""
+    report = PreflightReport()
+    model = _check(report, "model", lambda: _check_model(config, report))
+    if model is not None:
+        _check(report, "max_length", lambda: _check_max_length(config, model))
+    _check(report, "data", lambda: _check_data(config, report))
+    _check(report, "runs directory", lambda: _check_runs_dir(Path(runs_dir), config, model, report))
+    if model is not None:
+        _check(report, "memory", lambda: _check_memory(config, model, report))
+    if config.model.trust_remote_code:
+        report.warnings.append(
+            WorkbenchError(
+                f"trust_remote_code is on: code from {config.model.name} will run on this machine",
+                "turn it off unless you trust that repository",
+                kind="remote_code",
+            )
+        )
+    return report
+
+
+@dataclass
+class _Model:
+    config: Any
+    tokenizer: Any
+    info: Any  # models.ModelInfo
+
+
+def _check(report: PreflightReport, what: str, check: Callable[[], Any]) -> Any:
+    try:
+        return check()
+    except WorkbenchError as err:
+        report.errors.append(err)
+    except Exception as err:  # a loader failing in a way we don't know yet: still one line, no traceback
+        first = (str(err).splitlines() or [""])[0][:160]
+        report.errors.append(
+            WorkbenchError(
+                f"pre-flight check of the {what} failed: {type(err).__name__}: {first}",
+                "fix the cause, or skip pre-flight with --no-preflight to see the training process's own error",
+                kind="preflight",
+            )
+        )
+    return None
+
+
+def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
+    from .models import inspect_model, load_model_config, load_tokenizer, resolve_model_source
+    from .tasks import get_task
+
+    task = get_task(config.task)
+    source = resolve_model_source(config.model)
+    model_config = load_model_config(source, config.model)
+    problems: list[WorkbenchError] = []
+    tokenizer = info = None
+    try:
+        tokenizer = load_tokenizer(source, config.model)
+    except WorkbenchError as err:
+        problems.append(err)
+    try:
+        info = inspect_model(config.model, config.method, task.auto_model, task.peft_task_type)
+    except WorkbenchError as err:
+        problems.append(err)
+    if problems:
+        report.errors.extend(problems[1:])
+        raise problems[0]
+    report.facts.update(
+        model_source=source, params_total=info.params.total, params_trainable=info.params.trainable, max_positions=info.max_positions
+    )
+    return _Model(model_config, tokenizer, info)
+
+
+def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
+    """The longest input the model takes: its position table, or the tokenizer's stated limit."""
+    from .models import max_positions
+
+    limits = [max_positions(model_config)]
+    stated = getattr(tokenizer, "model_max_length", None)
+    if isinstance(stated, int) and 0 < stated < NO_TOKENIZER_LIMIT:
+        limits.append(stated)
+    known = [limit for limit in limits if limit]
+    return min(known) if known else None
+
+
+def _check_max_length(config: RunConfig, model: _Model) -> None:
+    limit = token_limit(model.config, model.tokenizer)
+    if limit and config.training.max_length > limit:
+        raise WorkbenchError(
+            f"training.max_length {config.training.max_length} is beyond this model's limit of {limit} tokens",
+            f"set training.max_length to {limit} or less",
+            kind="config",
+        )
+
+
+def _check_data(config: RunConfig, report: PreflightReport) -> None:
+    """Load the splits with the task's own loader: files, encoding, columns, labels, classes."""
+    from .data import load_splits
+    from .tasks import get_task
+
+    task = get_task(config.task)
+    loader = getattr(task, "load", None)
+    if loader is not None:
+        splits, encoder, columns = loader(config)
+        report.facts.update(labels=list(encoder.names), columns=columns)
+    else:
+        splits = load_splits(config.data, config.task, config.training.seed)
+    report.facts.update(train_size=len(splits.train), validation_size=len(splits.validation))
+
+
+def _check_runs_dir(runs_dir: Path, config: RunConfig, model: _Model | None, report: PreflightReport) -> None:
+    existing = _nearest_existing(runs_dir)
+    if not existing.is_dir():
+        raise RunError(f"runs directory {runs_dir} can't be created: {existing} is not a directory", "choose another with --runs-dir")
+    if not _can_write_in(existing):
+        raise RunError(f"runs directory {runs_dir} is not writable", "fix its permissions or choose another with --runs-dir")
+    if model is None:
+        return
+    needed = estimate_disk_bytes(model.info.params, config)
+    free = shutil.disk_usage(existing).free
+    report.facts.update(disk_needed_bytes=needed, disk_free_bytes=free)
+    if needed > free:
+        from .humanize import bytes_ as size
+
+        raise RunError(
+            f"not enough free disk for the checkpoints: about {size(needed)} needed, {size(free)} free in {existing}",
+            "free some space, lower training.save_total_limit, use method.kind = lora, or choose another --runs-dir",
+        )
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _can_write_in(folder: Path) -> bool:
+    """Really try (as root, permission bits say yes to everything)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def estimate_disk_bytes(params: Any, config: RunConfig) -> int:
+    """Checkpoints kept (plus the one being written before pruning) and the final model, in fp32.
+
+    A LoRA checkpoint holds only the adapter; full and head checkpoints hold the whole model. Each
+    also holds the Adam moments of the trainable parameters.
+    """
+    saved = params.trainable if config.method.kind == "lora" else params.total
+    checkpoint = saved * 4 + params.trainable * ADAM_STATE_BYTES
+    return int(checkpoint * (config.training.save_total_limit + 1) + saved * 4)
+
+
+def precision_bytes(precision: str) -> int:
+    return 2 if precision in {"bf16", "fp16"} else 4
+
+
+def estimate_training_memory(model_config: Any, params: Any, training: TrainingConfig, precision: str) -> int:
+    """A rough peak-memory estimate for one training step (see `models.estimate_memory_bytes`)."""
+    from .models import estimate_memory_bytes
+
+    return estimate_memory_bytes(
+        params,
+        training.batch_size,
+        training.max_length,
+        getattr(model_config, "hidden_size", None) or getattr(model_config, "n_embd", None),
+        getattr(model_config, "num_hidden_layers", None) or getattr(model_config, "n_layer", None),
+        precision_bytes(precision),
+    )
+
+
+def device_memory_bytes(device: str) -> int | None:
+    """Memory the device can give training: a GPU's total memory, or the RAM available now."""
+    try:
+        if device.startswith("cuda"):
+            import torch
+
+            return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # an odd driver state must not break a run over an estimate
+        return None
+
+
+def _check_memory(config: RunConfig, model: _Model, report: PreflightReport) -> None:
+    from .training import pick_device, pick_precision
+
+    device = pick_device(config.training.device)
+    precision = pick_precision(config.training.precision, device)
+    estimate = estimate_training_memory(model.config, model.info.params, config.training, precision)
+    available = device_memory_bytes(device)
+    report.facts.update(device=device, memory_estimate_bytes=estimate, device_memory_bytes=available)
+    if available and estimate > MEMORY_WARNING_SHARE * available:
+        from .humanize import bytes_ as size
+
+        training = config.training
+        smaller = max(1, training.batch_size // 4)
+        report.warnings.append(
+            WorkbenchError(
+                f"batch {training.batch_size} × length {training.max_length} may need ~{size(estimate)} but {device} has "
+                f"{size(available)}{' free' if device == 'cpu' else ''}",
+                f"if it runs out of memory: training.batch_size={smaller} with "
+                f"gradient_accumulation_steps={training.gradient_accumulation_steps * training.batch_size // smaller}, "
+                "or method.kind = lora, or training.auto_batch = true",
+                kind="memory",
+            )
+        )
