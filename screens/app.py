@@ -1,0 +1,338 @@
+"""WorkbenchApp: the screens, the keys that switch between them, and one watcher per run.
+
+`run_app` (what `tlwb` calls) and the tests build the app the same way:
+`WorkbenchApp(runs_dir, preset=None, run=None)`. Screens call back into it:
+
+- `open_setup(config=None)`, `start_run(config)`, `open_run(run)`, `open_results(run)`,
+  `open_runs()` — navigation; slow work (launching, reading status) happens in workers.
+- `watch_run(run)` — the app's one `RunWatcher` for a run (see `screens/run_watcher.py`).
+
+Each kind of screen lives in a slot (setup, train, results, runs); switching keeps the slot's
+screen alive, so a half-filled Setup form or a Train screen's curves survive a visit to Runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import var
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from workbench import runner
+from workbench.errors import WorkbenchError
+from workbench.runstore import RunDir, RunSummary, list_runs, resolve_run
+
+from .dialogs import QuitDialog
+from .messages import RunEnded, RunStarted, RunStateChanged
+from .run_watcher import RunWatcher
+from .widgets.header import RunBadge
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from workbench.config import RunConfig
+
+#: Which slot each screen-switching action shows (used to hide the key for the current one).
+SLOT_OF_ACTION = {"show_setup": "setup", "show_train": "train", "show_results": "results", "show_runs": "runs"}
+
+
+class WorkbenchApp(App[None]):
+    """The transfer-learning workbench."""
+
+    TITLE = "tlwb"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("ctrl+n,f2", "show_setup", "Setup", priority=True),
+        Binding("ctrl+g,f3", "show_train", "Train", priority=True),
+        Binding("ctrl+e,f4", "show_results", "Results", priority=True),
+        Binding("ctrl+r,f5", "show_runs", "Runs", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    run_badge: var[RunBadge | None] = var(None)
+    """The current run and its state, as the header shows it."""
+
+    def __init__(self, runs_dir: Path, preset: str | None = None, run: str | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.clock = clock
+        self.current_run: RunDir | None = None
+        self.known_runs: list[RunSummary] = []  # the Runs screen's latest scan, for the palette
+        self._initial_preset = preset
+        self._initial_run = run
+        self._watchers: dict[RunDir, RunWatcher] = {}
+        self._started_here: set[RunDir] = set()
+        self._slots: dict[str, Screen] = {}
+
+    # -- start-up ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._open_first_screen()
+
+    @work(exit_on_error=False, group="startup")
+    async def _open_first_screen(self) -> None:
+        if self._initial_run:
+            try:
+                run = await asyncio.to_thread(resolve_run, self._initial_run, self.runs_dir)
+            except WorkbenchError:
+                self.open_runs()
+                raise
+            self.open_run(run)
+        elif self._initial_preset:
+            from workbench.presets import load_config
+
+            try:
+                config = await asyncio.to_thread(load_config, self._initial_preset, [])
+            except WorkbenchError:
+                self.open_setup()
+                raise
+            self.open_setup(config)
+        elif await asyncio.to_thread(list_runs, self.runs_dir):
+            self.open_runs()
+        elif not self.open_setup():  # a first visit with no runs starts at Setup
+            self.open_runs()
+
+    # -- navigation (what other screens call) ------------------------------------------------
+    def open_setup(self, config: RunConfig | None = None) -> bool:
+        """Show Setup, pre-filled with `config` when given; False if Setup isn't available."""
+        try:
+            from .setup import SetupScreen
+        except ImportError:
+            self.notify("the Setup screen is not available in this build", severity="warning")
+            return False
+        kept = self._slots.get("setup")
+        self._show("setup", kept if kept is not None and config is None else SetupScreen(config))
+        return True
+
+    def start_run(self, config: RunConfig) -> Worker[None]:
+        """Launch a training process for `config` and show its Train screen (in a worker)."""
+        return self._launch(config)
+
+    @work(exit_on_error=False, group="launch")
+    async def _launch(self, config: RunConfig) -> None:
+        self.notify(f"starting a run of {config.model.name}…", timeout=3)
+        run, process = await asyncio.to_thread(runner.launch, config, self.runs_dir)
+        self._started_here.add(run)
+        self.watch_run(run, process=process)
+        self.show_train(run)
+
+    def open_run(self, run: RunDir) -> Worker[None]:
+        """Train screen for a starting or running run (re-attach), Results for any other."""
+        return self._open_run(run)
+
+    @work(exit_on_error=False, group="open")
+    async def _open_run(self, run: RunDir) -> None:
+        status = await asyncio.to_thread(run.status)
+        watcher = self._watchers.get(run)
+        if watcher is not None and not watcher.active and status.get("state") in ("starting", "running"):
+            del self._watchers[run]  # resumed since we last watched it: follow it afresh
+        self.watch_run(run, status=status)
+        if status.get("state") in ("starting", "running"):
+            self.show_train(run)
+        else:
+            self.open_results(run)
+
+    def show_train(self, run: RunDir) -> None:
+        from .train import TrainScreen
+
+        kept = self._slots.get("train")
+        self._make_current(run)
+        self._show("train", kept if kept is not None and getattr(kept, "run", None) == run else TrainScreen(run))
+
+    def open_results(self, run: RunDir) -> None:
+        try:
+            from .results import ResultsScreen
+        except ImportError:
+            self.notify("the Results screen is not available in this build; showing the run's log", severity="warning")
+            self.show_train(run)
+            return
+        kept = self._slots.get("results")
+        self._make_current(run)
+        self._show("results", kept if kept is not None and getattr(kept, "run", None) == run else ResultsScreen(run))
+
+    def open_runs(self) -> None:
+        from .runs import RunsScreen
+
+        self._show("runs", self._slots.get("runs") or RunsScreen())
+
+    def _show(self, slot: str, screen: Screen) -> None:
+        """Make `screen` current as the screen of `slot`, closing dialogs and views above it.
+
+        Each slot is a Textual mode with its own stack, so the screen of a slot you leave stays
+        alive (and is closed properly on exit); a new screen for a slot replaces the old one.
+        """
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if slot not in self._slots:
+            self._slots[slot] = screen
+            self.add_mode(slot, lambda: screen)
+            self.switch_mode(slot)
+        else:
+            self.switch_mode(slot)
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            if self._slots[slot] is not screen:
+                self._slots[slot] = screen
+                self.switch_screen(screen)
+        self.refresh_bindings()
+
+    def current_slot(self) -> str | None:
+        return self.current_mode if self.current_mode in self._slots else None
+
+    # -- key actions --------------------------------------------------------------------------
+    def action_show_setup(self) -> None:
+        self.open_setup()
+
+    def action_show_runs(self) -> None:
+        self.open_runs()
+
+    def action_show_train(self) -> None:
+        if self.current_run is None:
+            self.notify("no run yet: start one from Setup or open one from Runs", severity="warning")
+            return
+        self.show_train(self.current_run)
+
+    def action_show_results(self) -> None:
+        if self.current_run is None:
+            self.notify("no run yet: open one from Runs", severity="warning")
+            return
+        self.open_results(self.current_run)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        slot = SLOT_OF_ACTION.get(action)
+        if slot is None:
+            return True
+        if slot == self.current_slot():
+            return False  # hide the key for the screen you're on: the footer has little room
+        if slot in ("train", "results") and self.current_run is None:
+            return False
+        return True
+
+    async def action_quit(self) -> None:
+        going = [watcher.run for watcher in self._watchers.values() if watcher.active]
+        if not going:
+            self.exit()
+            return
+        self._ask_about_going_runs(going)
+
+    @work(exit_on_error=False, group="quit")
+    async def _ask_about_going_runs(self, going: list[RunDir]) -> None:
+        answer = await self.push_screen_wait(QuitDialog([run.id for run in going]))
+        if answer == "cancel":
+            for run in going:
+                await asyncio.to_thread(runner.cancel, run)
+            self.exit(message=f"asked {len(going)} run(s) to stop; each saves a checkpoint first")
+        elif answer == "leave":
+            ids = " ".join(run.id for run in going)
+            self.exit(message=f"left running: {ids}\nre-attach with `tlwb` (Runs) or `tlwb attach RUN`")
+
+    # -- command palette ----------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Setup", "Set up a new run (ctrl+n)", self.action_show_setup)
+        yield SystemCommand("Runs", "All runs in the runs directory (ctrl+r)", self.action_show_runs)
+        if self.current_run is not None:
+            yield SystemCommand("Train", f"Live progress of {self.current_run.id} (ctrl+g)", self.action_show_train)
+            yield SystemCommand("Results", f"Metrics and predictions of {self.current_run.id} (ctrl+e)", self.action_show_results)
+        for summary in self.known_runs[:50]:
+            run = RunDir(summary.path)
+            yield SystemCommand(f"Open run {summary.id}", f"{summary.state} · {summary.model} · {summary.method}",
+                                lambda run=run: self.open_run(run), discover=False)
+        yield from super().get_system_commands(screen)
+
+    # -- runs and their watchers --------------------------------------------------------------
+    def watch_run(self, run: RunDir, *, process: subprocess.Popen | None = None,
+                  status: dict | None = None) -> RunWatcher:
+        """The one watcher for `run`, started on first use; the app stays subscribed to it.
+
+        `status`, when the caller has just read it, gives the watcher its state at once.
+        """
+        watcher = self._watchers.get(run)
+        if watcher is None:
+            watcher = self._watchers[run] = RunWatcher(run, process=process, status=status).subscribe(self)
+            self.run_worker(watcher.follow(), name=f"watch {run.id}", group="watch", exit_on_error=False)
+        elif process is not None and watcher.process is None:
+            watcher.process = process
+        return watcher
+
+    def forget_run(self, run: RunDir) -> None:
+        """Stop watching a run (it was deleted); the header drops it if it was current."""
+        watcher = self._watchers.pop(run, None)
+        if watcher is not None:
+            for worker in self.workers:
+                if worker.name == f"watch {run.id}":
+                    worker.cancel()
+        if self.current_run == run:
+            self.current_run = None
+            self.run_badge = None
+            self.refresh_bindings()
+
+    @property
+    def going_runs(self) -> list[RunDir]:
+        return [watcher.run for watcher in self._watchers.values() if watcher.active]
+
+    def _make_current(self, run: RunDir) -> None:
+        self.current_run = run
+        self._update_badge(self.watch_run(run))
+
+    def _update_badge(self, watcher: RunWatcher) -> None:
+        if watcher.run == self.current_run:
+            device = (watcher.started or {}).get("device", "")
+            self.run_badge = RunBadge(watcher.run.id, watcher.state, device)
+
+    def on_run_state_changed(self, message: RunStateChanged) -> None:
+        self._badge_for(message.run)
+
+    def on_run_started(self, message: RunStarted) -> None:
+        self._badge_for(message.run)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        if not self.is_running:
+            return  # shutting down: there are no screens left to update
+        self._badge_for(message.run)
+        run = message.run
+        showing_it = getattr(self.screen, "run", None) == run
+        if message.state == "finished" and run in self._started_here and self.current_slot() == "train" and showing_it:
+            self._land_on_results(run)
+        elif not showing_it and message.run in self._started_here:
+            severity = "information" if message.state == "finished" else "warning"
+            self.notify(f"{run.id} {message.state}", severity=severity)
+
+    def _land_on_results(self, run: RunDir) -> None:
+        try:
+            from .results import ResultsScreen  # noqa: F401
+        except ImportError:
+            return  # stay on Train, which shows the final metrics
+        self.open_results(run)
+
+    def _badge_for(self, run: RunDir) -> None:
+        watcher = self._watchers.get(run)
+        if watcher is not None:
+            self._update_badge(watcher)
+
+    # -- errors -------------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker_failure(event)
+
+    def report_worker_failure(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure ends here (screens forward theirs): a one-line notification,
+        never a traceback."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, WorkbenchError):
+            self.notify(error.hint or " ", title=error.message, severity="error", timeout=8)
+        else:
+            self.log.error(f"worker {event.worker.name} failed: {error!r}")
+            self.notify(f"{type(error).__name__}: {error}", title="unexpected error", severity="error", timeout=8)
+
+
+def run_app(runs_dir: Path, preset: str | None = None, run: str | None = None) -> None:
+    """Run the workbench in this terminal (what `tlwb` with no subcommand does)."""
+    WorkbenchApp(runs_dir, preset=preset, run=run).run()

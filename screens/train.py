@@ -1,0 +1,153 @@
+"""Train: how is it going? Live progress, curves, figures and the log of one run.
+
+The screen subscribes to the app's `RunWatcher` for its run and treats every message as "the
+run moved on": it logs the events it hasn't shown yet and redraws from the watcher's complete
+lists, so collapsed step messages lose nothing and re-attaching shows the whole history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer
+
+from workbench import runner
+from workbench.runstore import RunDir
+
+from .base import WorkbenchScreen
+from .dialogs import ConfirmDialog
+from .messages import RunEvent
+from .widgets.curves import RunCurve, loss_series, metric_series
+from .widgets.header import WorkbenchHeader
+from .widgets.log_tail import RunLog
+from .widgets.progress_panel import TrainProgress
+from .widgets.stats_panel import StatsPanel, run_stats
+
+if TYPE_CHECKING:
+    from .run_watcher import RunWatcher
+
+#: Metrics worth plotting, most telling first.
+PLOTTED_METRICS = ("accuracy", "f1", "macro_f1")
+
+
+def main_metric(evals: list[dict], best: dict | None) -> str | None:
+    if best and best.get("name"):
+        return best["name"]
+    metrics = evals[-1].get("metrics", {}) if evals else {}
+    for name in PLOTTED_METRICS:
+        if name in metrics:
+            return name
+    return next((k for k, v in metrics.items() if isinstance(v, float) and k != "loss"), None)
+
+
+class TrainScreen(WorkbenchScreen):
+    TITLE = "Train"
+    CSS_PATH = "train.tcss"
+    BINDINGS = [Binding("ctrl+x", "cancel_run", "Cancel run")]
+
+    def __init__(self, run: RunDir) -> None:
+        super().__init__()
+        self.run = run
+        self.watcher: RunWatcher | None = None
+        self._shown_events = 0
+        self._plotted = (-1, -1)
+        self._cancel_requested = False
+        self._was_active = True
+
+    def compose(self) -> ComposeResult:
+        yield WorkbenchHeader()
+        yield TrainProgress(id="progress")
+        with Horizontal(id="charts"):
+            yield RunCurve("loss", empty="waiting for the first step", id="loss-curve")
+            yield RunCurve("eval", empty="no evaluation yet", marker="hd", id="metric-curve")
+            yield StatsPanel(id="stats")
+        yield RunLog(id="log")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.watcher = self.app.watch_run(self.run).subscribe(self)
+        self._catch_up()
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.unsubscribe(self)
+
+    @on(RunEvent)
+    def _on_run_event(self, message: RunEvent) -> None:
+        if message.run == self.run:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Show everything the watcher has that this screen hasn't shown yet."""
+        watcher = self.watcher
+        if watcher is None:
+            return
+        with self.app.batch_update():
+            log = self.query_one(RunLog)
+            for event in watcher.events[self._shown_events:]:
+                log.add(event)
+            self._shown_events = len(watcher.events)
+            self._show_progress(watcher)
+            self._show_curves(watcher)
+            self.query_one(StatsPanel).show(run_stats(watcher.latest_step, watcher.started, watcher.best, watcher.ended))
+        if watcher.active != self._was_active:
+            self._was_active = watcher.active
+            if self.is_current:
+                self.refresh_bindings()  # the cancel key greys out once the run is over
+
+    def _show_progress(self, watcher: RunWatcher) -> None:
+        progress = self.query_one(TrainProgress)
+        if watcher.started is not None:
+            progress.show_total(watcher.started.get("total_steps") or 0)
+        if watcher.latest_step is not None:
+            epochs = watcher.config.training.epochs if watcher.config and not watcher.config.training.max_steps else None
+            progress.show_step(watcher.latest_step, epochs)
+        if watcher.ended is not None:
+            progress.show_end(watcher.state, watcher.ended, watcher.latest_step)
+        elif self._cancel_requested:
+            progress.show_waiting("cancelling: saving a checkpoint…")
+        elif watcher.started is None:
+            progress.show_waiting("starting: loading model and data…" if watcher.loaded else "reading the run…")
+
+    def _show_curves(self, watcher: RunWatcher) -> None:
+        counts = (len(watcher.steps), len(watcher.evals))
+        if counts == self._plotted:
+            return
+        self._plotted = counts
+        loss = loss_series(watcher.steps)
+        self.query_one("#loss-curve", RunCurve).show(loss)
+        evals = watcher.validation_evals
+        metric = main_metric(evals, watcher.best)
+        if metric:
+            xlim = (loss.xs[0], loss.xs[-1]) if loss.xs else None
+            self.query_one("#metric-curve", RunCurve).show(metric_series(evals, metric), title=f"eval {metric}", xlim=xlim)
+
+    # -- cancel -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return True if self.watcher is None or self.watcher.active else None
+        return True
+
+    @work(exit_on_error=False, group="cancel")
+    async def action_cancel_run(self) -> None:
+        confirmed = await self.app.push_screen_wait(
+            ConfirmDialog(
+                "Cancel run?",
+                f"Stop {self.run.id}? It saves a checkpoint first; `tlwb resume` continues it later.",
+                confirm="Cancel run",
+                keep="Keep running",
+            )
+        )
+        if not confirmed:
+            return
+        if await asyncio.to_thread(runner.cancel, self.run):
+            self._cancel_requested = True
+            self.notify(f"stopping {self.run.id}: saving a checkpoint…")
+            self._catch_up()
+        else:
+            self.notify(f"{self.run.id} is not running", severity="warning")

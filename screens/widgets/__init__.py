@@ -1,0 +1,1 @@
+"""Widgets shared by the screens: header, progress, curves, stats, log tail, run table."""

@@ -1,0 +1,102 @@
+"""The runs table: one row per run, updated in place as runs progress, appear and vanish."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from workbench import humanize
+from workbench.runstore import ACTIVE_STATES, RunSummary
+
+from .state import state_text
+
+COLUMNS = ("started", "task", "model", "data", "method", "state", "best", "time")
+TASK_SHORT = {"text-classification": "cls", "token-classification": "ner"}
+MARK = "●"
+
+
+def progress_of(summary: RunSummary) -> str:
+    """`63%` for a running run whose last step event the scan found."""
+    step = summary.extra.get("step")
+    if not step or not step.get("total_steps"):
+        return ""
+    return f"{100 * step['step'] / step['total_steps']:.0f}%"
+
+
+def duration_of(summary: RunSummary, now: float) -> float | None:
+    """A running run's age comes from `now` (the app's clock), so tests can freeze it."""
+    if summary.state in ACTIVE_STATES and summary.started_at:
+        return max(0.0, now - summary.started_at)
+    return summary.duration_s
+
+
+def row_cells(summary: RunSummary, marked: bool, now: float) -> list[Any]:
+    started = Text.assemble((f"{MARK if marked else ' '} ", "bold magenta"), humanize.timestamp(summary.started_at))
+    return [
+        started,
+        TASK_SHORT.get(summary.task, summary.task),
+        _clip(humanize.short_model(summary.model), 16),
+        _clip(humanize.short_data(summary.data), 12) if summary.data != "?" else "?",
+        summary.method,
+        state_text(summary.state, progress_of(summary)),
+        Text(humanize.number(summary.best_value), justify="right"),
+        Text(humanize.duration(duration_of(summary, now)), justify="right"),
+    ]
+
+
+def _clip(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+class RunTable(DataTable):
+    """Row keys are run ids; `show` diffs against what is on screen and keeps the cursor's run.
+
+    The first cell carries the compare mark (`●`) before the start time.
+    """
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id)
+        self._shown: dict[str, list[Any]] = {}
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(column, key=column)
+
+    @property
+    def current_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+
+    def show(self, summaries: Sequence[RunSummary], marked: Callable[[str], bool], now: float) -> None:
+        rows = {s.id: row_cells(s, marked(s.id), now) for s in summaries}
+        if list(rows) != list(self._shown):
+            self._rebuild(rows)
+            return
+        for run_id, cells in rows.items():
+            for column, (old, new) in zip(COLUMNS, zip(self._shown[run_id], cells)):
+                if _plain(old) != _plain(new) or _style(old) != _style(new):
+                    self.update_cell(run_id, column, new)
+        self._shown = rows
+
+    def _rebuild(self, rows: dict[str, list[Any]]) -> None:
+        keep = self.current_id
+        self.clear()
+        for run_id, cells in rows.items():
+            self.add_row(*cells, key=run_id)
+        self._shown = rows
+        if keep in rows:
+            self.move_cursor(row=list(rows).index(keep))
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _style(cell: Any) -> str:
+    return str(cell.spans) + str(cell.style) if isinstance(cell, Text) else ""

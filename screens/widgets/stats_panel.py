@@ -1,0 +1,55 @@
+"""The Train screen's side panel: throughput, learning rate, time, memory, device, best metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from textual.widgets import Static
+
+from workbench import humanize
+
+MEMORY_LABELS = {"rss": "RSS", "cuda": "GPU mem"}
+
+
+def run_stats(step: dict[str, Any] | None, started: dict[str, Any] | None, best: dict[str, Any] | None,
+              ended: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """(label, value) rows, humanised; unknown values show as an em dash."""
+    step = step or {}
+    started = started or {}
+    elapsed = ended.get("duration_s") if ended and ended.get("duration_s") is not None else step.get("elapsed_s")
+    speed = step.get("samples_per_s")
+    rows = [
+        ("samples/s", f"{speed:.1f}" if speed else "—"),
+        ("lr", humanize.learning_rate(step.get("learning_rate"))),
+        ("elapsed", humanize.duration(elapsed)),
+        (MEMORY_LABELS.get(step.get("memory_kind", ""), "memory"), humanize.bytes_(step.get("memory_bytes"))),
+        ("device", started.get("device") or "—"),
+    ]
+    if started.get("params_trainable") is not None:
+        rows.append(("trainable", humanize.count(started["params_trainable"])))
+    if best:
+        rows.append((f"best {_short_metric(best.get('name', 'metric'))}", humanize.number(best.get("value"))))
+    return rows
+
+
+def _short_metric(name: str) -> str:
+    return {"accuracy": "acc", "macro_f1": "F1"}.get(name, name)
+
+
+class StatsPanel(Static):
+    """Right-aligned figures beside the curves."""
+
+    def on_mount(self) -> None:
+        self.border_title = "run"
+
+    rows: list[tuple[str, str]] = []
+
+    def show(self, rows: list[tuple[str, str]]) -> None:
+        self.rows = rows
+        grid = Table.grid(expand=True)
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(justify="right", no_wrap=True)
+        for label, value in rows:
+            grid.add_row(label, value)
+        self.update(grid)

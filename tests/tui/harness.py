@@ -1,0 +1,53 @@
+"""What the pilot tests of the app share: waiting on a condition, a fast watcher, a safe cancel.
+
+Import the fixtures into a test module (`from tests.tui.harness import fast_watchers, cancels`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import pytest
+from textual.pilot import Pilot
+
+from workbench import runner
+from workbench.runstore import RunDir
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Pause the test (not the app) until `condition()` is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+def fast_watchers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watchers poll every 20 ms, so tests don't sit through the real 0.2 s."""
+    from screens.run_watcher import RunWatcher
+
+    monkeypatch.setattr(RunWatcher, "poll_s", 0.02)
+    monkeypatch.setattr(RunWatcher, "status_every_s", 0.1)
+
+
+@pytest.fixture
+def cancels(monkeypatch: pytest.MonkeyPatch) -> list[RunDir]:
+    """Records cancel requests instead of signalling: a fake run's pid is the test process itself."""
+    asked: list[RunDir] = []
+
+    def fake_cancel(run: RunDir) -> bool:
+        asked.append(run)
+        return True
+
+    monkeypatch.setattr(runner, "cancel", fake_cancel)
+    return asked
+
+
+async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 10.0):
+    """The app's current screen once it is of type `kind` and mounted (its widgets composed)."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted, timeout,
+                   what=f"the {kind.__name__}")
+    return pilot.app.screen

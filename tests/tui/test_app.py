@@ -1,0 +1,156 @@
+"""The app shell: first screen, keys that switch screens (even from a text field), the header,
+the command palette, errors as notifications, and quitting while a run is going."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Input
+
+from screens.app import WorkbenchApp
+from screens.dialogs import QuitDialog
+from screens.runs import RunsScreen
+from screens.train import TrainScreen
+from tests.fakes import FakeRun, fake_config
+from tests.tui.harness import cancels, fast_watchers, wait_for, wait_for_screen  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("fast_watchers")
+
+
+class TypingScreen(Screen):
+    """A screen whose focused widget is a text field, like Setup's."""
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="field")
+
+
+async def test_with_runs_the_app_opens_on_runs_and_the_header_says_no_run(runs_dir: Path) -> None:
+    FakeRun(runs_dir).finish()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query("#header-run"))
+        assert app.run_badge is None
+        assert "no run" in str(app.screen.query_one("#header-run").content)
+        assert app.runs_dir == runs_dir
+
+
+async def test_screen_keys_work_from_a_text_field_and_keep_each_screen(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        runs = app.screen
+        await pilot.press("ctrl+g")  # no run attached yet: Train has nothing to show
+        assert app.screen is runs
+
+        app.open_run(fake.run)
+        await wait_for_screen(pilot, TrainScreen)
+        train = app.screen
+        assert app.run_badge.run_id == fake.run.id and app.run_badge.state == "running"
+        await wait_for(pilot, lambda: "running" in str(app.screen.query_one("#header-run").content), what="the header")
+
+        app.push_screen(TypingScreen())
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press("h", "i", "ctrl+r")
+        await wait_for(pilot, lambda: app.screen is runs, what="ctrl+r from inside an Input")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.screen is train, what="the same Train screen back")
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.screen is runs)
+
+
+async def test_the_key_for_the_current_screen_is_hidden(runs_dir: Path) -> None:
+    FakeRun(runs_dir).finish()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        assert app.check_action("show_runs", ()) is False
+        assert app.check_action("show_train", ()) is False  # no run yet
+        assert app.check_action("show_setup", ()) is True
+
+
+async def test_command_palette_offers_every_screen_and_each_run(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.finish()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.known_runs, what="the first scan")
+        app.show_train(fake.run)
+        await wait_for_screen(pilot, TrainScreen)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Setup", "Runs", "Train", "Results", f"Open run {fake.run.id}", "Quit"):
+            assert title in titles
+
+
+async def test_a_core_error_in_a_worker_becomes_a_one_line_notification(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "runs"
+    not_a_dir.write_text("a file where the runs directory should be")
+    app = WorkbenchApp(not_a_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.start_run(fake_config())
+        errors = lambda: [n for n in app._notifications if n.severity == "error"]  # noqa: E731
+        await wait_for(pilot, errors, what="an error notification")
+        notification = errors()[-1]
+        assert notification.title.startswith("can't create runs directory")
+        assert "--runs-dir" in notification.message
+
+
+async def test_an_unknown_run_argument_is_reported_and_runs_shown(runs_dir: Path) -> None:
+    app = WorkbenchApp(runs_dir, run="nope")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        await wait_for(pilot, lambda: app._notifications)
+        assert "no run 'nope'" in list(app._notifications)[-1].title
+
+
+async def test_the_run_argument_opens_a_running_run_on_train(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    app = WorkbenchApp(runs_dir, run=fake.run.id[:10])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, TrainScreen)
+        assert app.screen.run == fake.run
+
+
+async def test_quit_with_nothing_running_exits_at_once(runs_dir: Path) -> None:
+    FakeRun(runs_dir).finish()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+
+
+@pytest.mark.parametrize(("keys", "expect_cancel"), [(["enter"], False), (["right", "enter"], True)])
+async def test_quit_while_a_run_is_going_asks_and_leaving_it_is_the_default(
+    runs_dir: Path, cancels: list, keys: list[str], expect_cancel: bool
+) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_run(fake.run)
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen) and app.going_runs)
+        await pilot.press("ctrl+q")
+        await wait_for_screen(pilot, QuitDialog)
+        await pilot.press(*keys)
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert cancels == ([fake.run] if expect_cancel else [])
+
+
+async def test_escape_in_the_quit_question_stays(runs_dir: Path, cancels: list) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_run(fake.run)
+        await wait_for(pilot, lambda: app.going_runs)
+        await pilot.press("ctrl+q")
+        await wait_for_screen(pilot, QuitDialog)
+        await pilot.press("escape")
+        await wait_for_screen(pilot, TrainScreen)
+        assert app.is_running and cancels == []
