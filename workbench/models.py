@@ -165,6 +165,7 @@ def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_conf
             revision=model.revision,
             trust_remote_code=model.trust_remote_code,
             weights_only=True,
+            ignore_mismatched_sizes=True,  # a head trained for other labels is replaced, not an error
         )
     except pickle.UnpicklingError:
         raise ModelError(
