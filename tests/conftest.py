@@ -21,6 +21,18 @@ TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(c) for c in r
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each session its own base temp folder unless one is set.
+
+    pytest's numbered temp folders are pruned by whichever session starts next; with several
+    sessions at once (developers sharing a machine) that deletes a running test's run directory.
+    """
+    if config.option.basetemp is None:
+        import tempfile
+
+        config.option.basetemp = tempfile.mkdtemp(prefix="tlwb-pytest-")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """`../shared/data` beside the repository (the real datasets; never copied into the repo)."""
@@ -64,13 +76,16 @@ def runs_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def tiny_csv(tmp_path: Path) -> Path:
-    """A small separable sentiment CSV with string labels."""
+def write_tiny_csv(path: Path) -> Path:
+    """A small separable sentiment CSV with string labels (80 rows)."""
     rows = ["text,label"]
     for i in range(40):
         rows.append(f"this movie was good and great {i % 3},positive")
         rows.append(f"this film was bad and awful {i % 3},negative")
-    path = tmp_path / "reviews.csv"
     path.write_text("\n".join(rows) + "\n")
     return path
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path) -> Path:
+    return write_tiny_csv(tmp_path / "reviews.csv")
