@@ -46,7 +46,10 @@ def build_tiny_model(folder: Path, head: str = "sequence") -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+    # transformers 5 takes the vocabulary itself (`vocab=`); a `vocab_file=` keyword is silently
+    # ignored and leaves a tokenizer that maps every word to [UNK].
+    vocab = {token: index for index, token in enumerate(TINY_VOCAB)}
+    BertTokenizerFast(vocab=vocab, do_lower_case=True).save_pretrained(folder)
     config = BertConfig(
         vocab_size=len(TINY_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=128,
