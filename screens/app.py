@@ -70,7 +70,8 @@ class WorkbenchApp(App[None]):
         self._initial_run = run
         self._watchers: dict[RunDir, RunWatcher] = {}
         self._started_here: set[RunDir] = set()
-        self._slots: dict[str, Screen] = {}
+        self._slots: dict[str, tuple[str, Screen]] = {}  # slot -> (its mode, its screen)
+        self._modes_made = 0
 
     # -- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -107,7 +108,7 @@ class WorkbenchApp(App[None]):
         except ImportError:
             self.notify("the Setup screen is not available in this build", severity="warning")
             return False
-        kept = self._slots.get("setup")
+        kept = self.kept_screen("setup")
         self._show("setup", kept if kept is not None and config is None else SetupScreen(config))
         return True
 
@@ -142,7 +143,7 @@ class WorkbenchApp(App[None]):
     def show_train(self, run: RunDir) -> None:
         from .train import TrainScreen
 
-        kept = self._slots.get("train")
+        kept = self.kept_screen("train")
         self._make_current(run)
         self._show("train", kept if kept is not None and getattr(kept, "run", None) == run else TrainScreen(run))
 
@@ -153,38 +154,42 @@ class WorkbenchApp(App[None]):
             self.notify("the Results screen is not available in this build; showing the run's log", severity="warning")
             self.show_train(run)
             return
-        kept = self._slots.get("results")
+        kept = self.kept_screen("results")
         self._make_current(run)
         self._show("results", kept if kept is not None and getattr(kept, "run", None) == run else ResultsScreen(run))
 
     def open_runs(self) -> None:
         from .runs import RunsScreen
 
-        self._show("runs", self._slots.get("runs") or RunsScreen())
+        self._show("runs", self.kept_screen("runs") or RunsScreen())
 
     def _show(self, slot: str, screen: Screen) -> None:
-        """Make `screen` current as the screen of `slot`, closing dialogs and views above it.
+        """Make `screen` current as the screen of `slot`.
 
-        Each slot is a Textual mode with its own stack, so the screen of a slot you leave stays
-        alive (and is closed properly on exit); a new screen for a slot replaces the old one.
+        Each slot's screen is the base of its own Textual mode, so the screen of a slot you leave
+        stays alive with whatever was pushed over it (a compare view, a dialog) and is closed
+        properly on exit. A new screen for a slot gets a fresh mode; the old one is removed.
         """
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        if slot not in self._slots:
-            self._slots[slot] = screen
-            self.add_mode(slot, lambda: screen)
-            self.switch_mode(slot)
+        kept = self._slots.get(slot)
+        if kept is not None and kept[1] is screen:
+            self.switch_mode(kept[0])
         else:
-            self.switch_mode(slot)
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
-            if self._slots[slot] is not screen:
-                self._slots[slot] = screen
-                self.switch_screen(screen)
+            self._modes_made += 1
+            mode = f"{slot}-{self._modes_made}"
+            self.add_mode(mode, lambda: screen)
+            self._slots[slot] = (mode, screen)
+            self.switch_mode(mode)
+            if kept is not None:
+                self.remove_mode(kept[0])
         self.refresh_bindings()
 
+    def kept_screen(self, slot: str) -> Screen | None:
+        """The screen a slot (setup, train, results, runs) keeps, if it has been shown."""
+        kept = self._slots.get(slot)
+        return kept[1] if kept else None
+
     def current_slot(self) -> str | None:
-        return self.current_mode if self.current_mode in self._slots else None
+        return next((slot for slot, (mode, _) in self._slots.items() if mode == self.current_mode), None)
 
     # -- key actions --------------------------------------------------------------------------
     def action_show_setup(self) -> None:

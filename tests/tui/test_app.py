@@ -48,19 +48,20 @@ async def test_screen_keys_work_from_a_text_field_and_keep_each_screen(runs_dir:
         assert app.screen is runs
 
         app.open_run(fake.run)
-        await wait_for_screen(pilot, TrainScreen)
-        train = app.screen
+        train = await wait_for_screen(pilot, TrainScreen)
         assert app.run_badge.run_id == fake.run.id and app.run_badge.state == "running"
         await wait_for(pilot, lambda: "running" in str(app.screen.query_one("#header-run").content), what="the header")
 
-        app.push_screen(TypingScreen())
-        await wait_for(pilot, lambda: isinstance(app.focused, Input))
-        await pilot.press("h", "i", "ctrl+r")
-        await wait_for(pilot, lambda: app.screen is runs, what="ctrl+r from inside an Input")
-        await pilot.press("f3")
-        await wait_for(pilot, lambda: app.screen is train, what="the same Train screen back")
-        await pilot.press("f5")
+        await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.screen is runs)
+        typing = TypingScreen()
+        app.push_screen(typing)
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press("h", "i", "ctrl+g")
+        await wait_for(pilot, lambda: app.screen is train, what="ctrl+g from inside an Input: the same Train screen")
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.screen is typing, what="Runs as it was left, the text field on top")
+        assert typing.query_one(Input).value == "hi"
 
 
 async def test_the_key_for_the_current_screen_is_hidden(runs_dir: Path) -> None:
@@ -89,7 +90,7 @@ async def test_command_palette_offers_every_screen_and_each_run(runs_dir: Path) 
 async def test_a_core_error_in_a_worker_becomes_a_one_line_notification(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "runs"
     not_a_dir.write_text("a file where the runs directory should be")
-    app = WorkbenchApp(not_a_dir)
+    app = WorkbenchApp(not_a_dir, run="none")  # --run keeps the first screen on Runs (no Setup to load)
     async with app.run_test(size=(80, 24)) as pilot:
         app.start_run(fake_config())
         errors = lambda: [n for n in app._notifications if n.severity == "error"]  # noqa: E731
