@@ -1,0 +1,175 @@
+"""Fast previews for the Setup screen: what a dataset holds and what a model costs, before training.
+
+Both run in a worker thread (they import `datasets` / `torch`), and both reuse the code the
+training process runs (`data.load_splits`, the task's column detection, `models.inspect_model`),
+so what Setup shows is what training will do: same columns, same label names, same split sizes.
+Errors are the core's `WorkbenchError`s, one line plus a hint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import MethodKind, RunConfig
+from .data import load_splits
+from .errors import ModelError
+from .models import ModelInfo, ParamCounts, default_lora_targets, estimate_memory_bytes, inspect_model
+from .tasks import get_task
+
+#: Characters of a cell shown in the preview table.
+CELL_CHARS = 200
+
+METHOD_KINDS: tuple[MethodKind, ...] = ("full", "lora", "head")
+
+#: One preview at a time: `datasets` peeks at `transformers` when it is in `sys.modules`, and a
+#: model preview importing it in another thread at that moment hands it a half-made module.
+_ONE_AT_A_TIME = threading.Lock()
+
+
+@dataclass
+class DataPreview:
+    """The first rows, detected columns, label distribution and split sizes of a run's data."""
+
+    source: str
+    columns: list[str]
+    rows: list[dict[str, str]]
+    text_column: str | None
+    label_column: str | None
+    text_pair_column: str | None = None
+    #: Human label name (or entity type, for token classification) -> count in the training data
+    #: as loaded (before `max_train_samples` and the held-out split).
+    label_counts: dict[str, int] = field(default_factory=dict)
+    #: The tag set, for token classification (`O`, `B-PER`, …); empty for text classification.
+    tags: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    validation_from_train: bool = False
+    total_rows: int = 0
+
+    @property
+    def num_labels(self) -> int:
+        """Output classes the model head will have (tags for token classification)."""
+        return len(self.tags) if self.tags else len(self.label_counts)
+
+
+def preview_data(config: RunConfig, max_rows: int = 8) -> DataPreview:
+    """Load the run's data as training would and describe it; raises `DataError` on bad input."""
+    with _ONE_AT_A_TIME:
+        return _preview_data(config, max_rows)
+
+
+def _preview_data(config: RunConfig, max_rows: int) -> DataPreview:
+    captured: dict[str, Any] = {}
+
+    def keep_raw_train(dataset: Any, role: str) -> Any:
+        if role == "train":
+            captured["raw"] = dataset
+        return dataset
+
+    splits = load_splits(config.data, config.task, config.training.seed, keep_raw_train)
+    raw = captured["raw"]
+    sizes = {"train": len(splits.train), "validation": len(splits.validation)}
+    if splits.test is not None:
+        sizes["test"] = len(splits.test)
+    preview = DataPreview(
+        source=config.data.train,
+        columns=list(raw.column_names),
+        rows=[_cells(raw[i]) for i in range(min(max_rows, len(raw)))],
+        text_column=None,
+        label_column=None,
+        sizes=sizes,
+        validation_from_train=splits.validation_from_train,
+        total_rows=len(raw),
+    )
+    if config.task == "token-classification":
+        _describe_tokens(preview, raw, config)
+    else:
+        _describe_labels(preview, raw, config)
+    return preview
+
+
+def _describe_labels(preview: DataPreview, raw: Any, config: RunConfig) -> None:
+    from .tasks.classification import LabelEncoder, detect_columns
+
+    text, pair, label = detect_columns(raw, config.data)
+    labels = raw[label][:]
+    encoder = LabelEncoder.learn(labels, config.data.label_names, config.data.train)
+    counts = Counter(encoder.encode(labels, config.data.train))
+    preview.text_column, preview.text_pair_column, preview.label_column = text, pair, label
+    preview.label_counts = {name: counts.get(i, 0) for i, name in enumerate(encoder.names)}
+
+
+def _describe_tokens(preview: DataPreview, raw: Any, config: RunConfig) -> None:
+    """Word and tag columns, the tag set, and entity counts per type."""
+    from .ner import lenient_spans, order_tags
+    from .tasks.token_classification import read_tagged
+
+    words, tags, _, (tokens_column, tags_column) = read_tagged(raw, config.data, config.data.train)
+    preview.text_column, preview.label_column = tokens_column, tags_column
+    preview.rows = [{tokens_column: " ".join(w), tags_column: " ".join(t)} for w, t in zip(words, tags[: len(preview.rows)])]
+    entities = Counter(span.type for sentence in tags for span in lenient_spans(sentence))
+    preview.tags = order_tags({tag for sentence in tags for tag in sentence})
+    preview.label_counts = dict(entities.most_common())
+
+
+def _cells(row: dict[str, Any]) -> dict[str, str]:
+    cells = {}
+    for key, value in row.items():
+        text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        cells[key] = text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
+    return cells
+
+
+@dataclass
+class ModelPreview:
+    """A model's shape and, per fine-tuning method, how much of it trains."""
+
+    info: ModelInfo
+    trainable: dict[str, ParamCounts]
+    #: Why a method can't be used with this model (e.g. no LoRA targets known), per method.
+    problems: dict[str, str] = field(default_factory=dict)
+    lora_targets: list[str] | None = None
+
+    def memory_bytes(self, method: str, batch_size: int, max_length: int) -> int | None:
+        """Rough training memory for `method`; None when that method can't be used."""
+        params = self.trainable.get(method)
+        if params is None:
+            return None
+        return estimate_memory_bytes(params, batch_size, max_length, self.info.hidden_size, self.info.layers)
+
+
+def preview_model(config: RunConfig, num_labels: int = 2) -> ModelPreview:
+    """Inspect `config.model` on the meta device for every method (no weights are read).
+
+    Raises `ModelError` when the model itself can't be resolved; a method that doesn't fit the
+    model (LoRA targets that don't match) is reported in `problems` instead.
+    """
+    with _ONE_AT_A_TIME:
+        return _preview_model(config, num_labels)
+
+
+def _preview_model(config: RunConfig, num_labels: int) -> ModelPreview:
+    task = get_task(config.task)
+    trainable: dict[str, ParamCounts] = {}
+    problems: dict[str, str] = {}
+    info: ModelInfo | None = None
+    # Full first: if the model can't be resolved at all, that error is raised as is.
+    for kind in sorted(METHOD_KINDS, key=lambda k: k != "full"):
+        method = config.method.model_copy(update={"kind": kind})
+        try:
+            inspected = inspect_model(config.model, method, task.auto_model, task.peft_task_type, max(2, num_labels))
+        except ModelError as err:
+            if info is None:
+                raise
+            problems[kind] = err.one_line()
+            continue
+        info = info or inspected
+        trainable[kind] = inspected.params
+    assert info is not None
+    try:
+        targets: list[str] | None = default_lora_targets(info.model_type)
+    except ModelError:
+        targets = None
+    return ModelPreview(info=info, trainable=trainable, problems=problems, lora_targets=targets)
