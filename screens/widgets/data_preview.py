@@ -1,0 +1,71 @@
+"""The Setup screen's data panel: sizes, label distribution (or tag set), and a table of first rows."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+from textual.widgets import DataTable
+
+from workbench.preview import DataPreview
+
+from .bars import BarChart
+from .status_text import StatusText
+
+#: Characters of a cell in the preview table before it is cut with an ellipsis.
+TABLE_CELL_CHARS = 70
+
+
+def describe_sizes(preview: DataPreview) -> Text:
+    """`400 rows → train 320 · validation 80 (held out)`."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{preview.total_rows:,} rows", style="bold")
+    parts = [f"{name} {size:,}" for name, size in preview.sizes.items()]
+    text.append(" → " + " · ".join(parts))
+    if preview.validation_from_train:
+        text.append(" (held out)", style="dim")
+    return text
+
+
+class LabelDistribution(StatusText):
+    """Counts per label with a bar each; for token classification, entities per type and the tags."""
+
+    def __init__(self, *, limit: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.limit = limit
+
+    def show_preview(self, preview: DataPreview, bar_style: str = "cyan") -> None:
+        chart = BarChart(dict(preview.label_counts), counts=True, bar_style=bar_style, limit=self.limit)
+        if not preview.tags:
+            self.show(chart)
+            return
+        tags = Text(f"{len(preview.tags)} tags: " + " ".join(preview.tags), style="dim", no_wrap=True, overflow="ellipsis")
+        self.show(Group(Text("entities per type", style="dim"), chart, tags))
+
+
+class PreviewTable(DataTable):
+    """The first rows of the training file; the detected text and label columns are marked."""
+
+    DEFAULT_CSS = "PreviewTable { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+
+    def show_preview(self, preview: DataPreview) -> None:
+        self.clear(columns=True)
+        token_task = bool(preview.tags)
+        roles = {preview.text_column: "words" if token_task else "text", preview.text_pair_column: "pair",
+                 preview.label_column: "tags" if token_task else "label"}
+        shown = list(preview.rows[0]) if preview.rows else preview.columns
+        for column in shown:
+            role = roles.get(column)
+            label = Text(column, style="bold")
+            if role:
+                label.append(f" ({role})", style="dim")
+            self.add_column(label, key=column)
+        for row in preview.rows:
+            self.add_row(*(_cut(row.get(column, "")) for column in shown))
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= TABLE_CELL_CHARS else text[: TABLE_CELL_CHARS - 1] + "…"

@@ -1,0 +1,253 @@
+"""The Setup screen at 80×24: previews, inline validation, presets, and launching a run."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import tomli_w
+from rich.console import Console
+from rich.text import Text
+from textual.widgets import Static
+
+from screens.app import WorkbenchApp
+from screens.dialogs import ConfirmDialog
+from screens.presets_dialog import PresetNamePrompt, PresetPicker
+from screens.setup import SetupScreen
+from screens.widgets.config_fields import ConfigChoice, ConfigInput, ConfigSelect
+from screens.widgets.data_preview import LabelDistribution, PreviewTable
+from screens.widgets.model_info import ModelInfo
+from tests.tui.harness import wait_for
+from workbench.config import RunConfig
+
+
+@pytest.fixture
+def user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "user-presets"
+    monkeypatch.setenv("TLWB_PRESETS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def tiny_preset(tmp_path: Path, tiny_model_dir: Path, tiny_csv: Path, user_presets: Path) -> Path:
+    """A preset naming the tiny model and the tiny CSV (absolute paths)."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(tomli_w.dumps({
+        "description": "tiny test preset",
+        "model": {"name": str(tiny_model_dir)},
+        "data": {"train": str(tiny_csv)},
+        "method": {"kind": "lora", "r": 4},
+        "training": {"epochs": 1, "batch_size": 8, "max_length": 32},
+    }))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def quick_debounce(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests type fast and wait on results: a short debounce keeps them quick."""
+    monkeypatch.setattr("screens.setup.DEBOUNCE_S", 0.05)
+
+
+class Launches:
+    """Stands in for `WorkbenchApp.start_run`: records the configs Setup asks to train."""
+
+    def __init__(self) -> None:
+        self.configs: list[RunConfig] = []
+
+    def __call__(self, config: RunConfig) -> None:
+        self.configs.append(config)
+
+
+def shown(widget: Static, width: int = 100) -> str:
+    """The plain text a Static shows, whatever it was given (str, Text, or a Rich renderable)."""
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Text):
+        return content.plain
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
+async def open_setup(pilot, launches: Launches | None = None) -> SetupScreen:
+    if launches is not None:
+        pilot.app.start_run = launches
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SetupScreen), what="the Setup screen")
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.is_mounted and field(screen, "model.name").value, what="the filled form")
+    return screen
+
+
+async def previews_done(pilot, screen: SetupScreen) -> None:
+    await wait_for(pilot, lambda: (screen.model_preview or screen.model_error) and (screen.data_preview or screen.data_error),
+                   timeout=60, what="model and data previews")
+    await pilot.pause()
+
+
+def field(screen: SetupScreen, key: str) -> ConfigInput:
+    return screen.query_one(f"#{key.replace('.', '-')}", ConfigInput)
+
+
+async def retype(pilot, widget: ConfigInput, text: str) -> None:
+    """Type `text` into a field as a person would (short values only: each key is a press)."""
+    widget.focus()
+    await pilot.press("ctrl+u", *text)
+
+
+async def paste(pilot, widget: ConfigInput, text: str) -> None:
+    """Replace a field's text in one go, as a paste does."""
+    widget.focus()
+    widget.value = text
+    await pilot.pause()
+
+
+async def test_previews_describe_the_model_and_the_data(runs_dir: Path, tiny_preset: Path) -> None:
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await previews_done(pilot, screen)
+        assert screen.model_error is None and screen.data_error is None
+        info = shown(screen.query_one(ModelInfo))
+        assert "BertForSequenceClassification · 2 layers · 32 dim" in info
+        assert "trainable (LoRA r=4)" in info and "est. memory" in info
+        preview = screen.data_preview
+        assert preview.label_counts == {"negative": 40, "positive": 40}
+        assert preview.sizes == {"train": 72, "validation": 8}
+        assert "80 rows → train 72 · validation 8" in shown(screen.query_one("#data-sizes", Static))
+        assert screen.query_one("#data-text_column", ConfigSelect).raw == "text"
+        assert screen.query_one("#data-label_column", ConfigSelect).raw == "label"
+        distribution = shown(screen.query_one(LabelDistribution))
+        assert "negative" in distribution and "40 · 50%" in distribution
+        assert screen.query_one(PreviewTable).row_count == 8
+
+
+async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path, tiny_preset: Path) -> None:
+    launches = Launches()
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot, launches)
+        lr = field(screen, "training.learning_rate")
+        await retype(pilot, lr, "5")
+        assert lr.value == "5", lr.value
+        assert lr.has_class("-invalid")
+        status = shown(screen.query_one("#setup-status", Static))
+        assert "training.learning_rate" in status and "less than 1" in status
+
+        await pilot.press("ctrl+t")  # works while the Input has focus
+        assert launches.configs == []
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert errors and "training.learning_rate" in errors[-1].message
+
+        await retype(pilot, lr, "abc")
+        assert lr.has_class("-invalid")
+        await retype(pilot, lr, "2e-4")
+        assert not lr.has_class("-invalid")
+        await previews_done(pilot, screen)
+        await pilot.press("ctrl+t")
+        assert len(launches.configs) == 1
+        config = launches.configs[0]
+        assert config.training.learning_rate == pytest.approx(2e-4)
+        assert config.method.r == 4 and config.training.max_length == 32
+
+
+async def test_switching_method_disables_lora_fields_and_follows_the_default_learning_rate(runs_dir: Path, tiny_preset: Path) -> None:
+    launches = Launches()
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot, launches)
+        assert field(screen, "training.learning_rate").value == "0.0005"  # LoRA's default
+        screen.query_one("#method-kind-full").value = True
+        await pilot.pause()
+        assert screen.query_one(ConfigChoice).raw == "full"
+        assert field(screen, "method.r").disabled
+        assert field(screen, "training.learning_rate").value == "3e-05"
+        await previews_done(pilot, screen)
+        await wait_for(pilot, lambda: "trainable (full)" in shown(screen.query_one(ModelInfo)), what="full-method info")
+        await pilot.press("ctrl+t")
+        assert launches.configs[-1].method.kind == "full"
+        assert launches.configs[-1].training.learning_rate == pytest.approx(3e-5)
+
+
+async def test_a_missing_data_file_is_shown_inline_and_refuses_to_train(runs_dir: Path, tiny_preset: Path, tmp_path: Path) -> None:
+    launches = Launches()
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot, launches)
+        await paste(pilot, field(screen, "data.train"), str(tmp_path / "nope.csv"))
+        await wait_for(pilot, lambda: screen.data_error is not None, timeout=30, what="the data error")
+        error = shown(screen.query_one(LabelDistribution))
+        assert "nope.csv does not exist" in error and "check the path" in error
+        await pilot.press("ctrl+t")
+        assert launches.configs == []
+
+
+async def test_loading_a_preset_fills_the_form(runs_dir: Path, tiny_preset: Path) -> None:
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PresetPicker), what="the preset list")
+        names = [info.name for info in app.screen.presets]
+        await pilot.press(*["down"] * names.index("sst2-local-minilm"), "enter")
+        await wait_for(pilot, lambda: app.screen is screen, what="back on Setup")
+        assert field(screen, "model.name").value == "sentence-transformers/all-MiniLM-L6-v2"
+        assert field(screen, "data.train").value.endswith("shared/data/sst2/train.tsv")
+        assert field(screen, "training.batch_size").value == "32"
+        assert field(screen, "training.max_length").value == "128"
+        assert field(screen, "training.learning_rate").value == "0.0005"
+        assert field(screen, "method.r").value == "8"
+        assert screen.build_config().data.label_names == ["negative", "positive"]  # kept though not a field
+
+
+async def test_saving_a_preset_never_overwrites_silently(runs_dir: Path, tiny_preset: Path, user_presets: Path) -> None:
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PresetNamePrompt), what="the name prompt")
+        await pilot.press("ctrl+u", *"my-tiny", "enter")
+        saved = user_presets / "my-tiny.toml"
+        await wait_for(pilot, saved.exists, what="the saved preset")
+        first = saved.read_text()
+        assert "r = 4" in first
+
+        await retype(pilot, field(screen, "method.r"), "16")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PresetNamePrompt), what="the name prompt")
+        await pilot.press("ctrl+u", *"my-tiny", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the overwrite question")
+        await pilot.press("enter")  # the focused answer is "keep it"
+        await wait_for(pilot, lambda: app.screen is screen, what="back on Setup")
+        assert saved.read_text() == first
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PresetNamePrompt), what="the name prompt")
+        await pilot.press("ctrl+u", *"my-tiny", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the overwrite question")
+        await pilot.press("right", "enter")
+        await wait_for(pilot, lambda: "r = 16" in saved.read_text(), what="the replaced preset")
+
+
+async def test_token_classification_shows_the_tag_set(runs_dir: Path, tiny_preset: Path, tmp_path: Path) -> None:
+    conll = tmp_path / "tiny.conll"
+    conll.write_text("Angela B-PER\nMerkel I-PER\nvisited O\nParis B-LOC\n. O\n\n" * 6 + "the O\nfilm O\n\n" * 4)
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        screen.query_one("#task", ConfigSelect).value = "token-classification"
+        await paste(pilot, field(screen, "data.train"), str(conll))
+        await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.tags, timeout=30, what="the tag preview")
+        preview = screen.data_preview
+        assert preview.tags == ["O", "B-LOC", "B-PER", "I-PER"]
+        assert preview.label_counts == {"PER": 6, "LOC": 6}
+        distribution = shown(screen.query_one(LabelDistribution))
+        assert "entities per type" in distribution and "4 tags: O B-LOC B-PER I-PER" in distribution
+        assert "PER" in distribution and "6 · 50%" in distribution
+        assert screen.query_one("#data-text_column", ConfigSelect).disabled
+        assert screen.query_one("#data-tokens_column", ConfigSelect).raw == "tokens"
+        assert screen.query_one("#data-tags_column", ConfigSelect).raw == "ner_tags"
+        config = screen.build_config()
+        assert config.task == "token-classification" and config.data.text_column is None
+        assert config.data.tokens_column == "tokens"
