@@ -70,6 +70,20 @@ class FakeRun:
         if best is None or accuracy > best["value"]:
             self.run.write_status(best={"name": "accuracy", "value": accuracy, "step": step})
 
+    def ner_eval(self, step: int, f1: float, samples: list[dict[str, Any]] | None = None, split: str = "validation") -> None:
+        """An entity-level evaluation shaped like the token-classification task's (per type, span confusion)."""
+        per_class = {
+            "LOC": {"precision": 0.90, "recall": 0.85, "f1": 0.874, "support": 20},
+            "ORG": {"precision": 0.60, "recall": 0.50, "f1": 0.545, "support": 12},
+            "PER": {"precision": 0.95, "recall": 0.95, "f1": 0.95, "support": 20},
+        }
+        confusion = [[17, 2, 0, 1], [1, 6, 0, 5], [0, 0, 19, 1], [1, 3, 0, 0]]
+        self.writer.emit("eval", split=split, step=step, epoch=round(step / 100, 4),
+                         metrics={"f1": f1, "precision": f1 + 0.01, "recall": f1 - 0.01, "accuracy": 0.97, "loss": 0.2},
+                         per_class=per_class, confusion_matrix=confusion, labels=["LOC", "ORG", "PER", "O"])
+        self.writer.emit("samples", split=split, step=step, items=samples if samples is not None else default_ner_samples())
+        self.run.write_status(best={"name": "f1", "value": f1, "step": step})
+
     def finish(self, duration_s: float = 112.0) -> None:
         self.writer.emit("finished", metrics={"accuracy": 0.812, "macro_f1": 0.808}, best_metric=self.run.read_status().get("best"),
                          output=str(self.run.adapter_dir), duration_s=duration_s, step=100)
@@ -93,4 +107,33 @@ def default_samples() -> list[dict[str, Any]]:
         {"index": i, "text": text, "gold": gold, "pred": pred, "confidence": conf,
          "probs": {pred: conf, ("negative" if pred == "positive" else "positive"): round(1 - conf, 4)}}
         for i, (text, gold, pred, conf) in enumerate(rows)
+    ]
+
+
+def ner_config() -> RunConfig:
+    return fake_config(name="fake-conll", task="token-classification", data={"train": "/data/conll2003/train.txt"})
+
+
+def _entity(tokens: list[str], start: int, end: int, kind: str, **extra: Any) -> dict[str, Any]:
+    return {"start": start, "end": end, "type": kind, "text": " ".join(tokens[start:end]), **extra}
+
+
+def default_ner_samples() -> list[dict[str, Any]]:
+    """Three sentences: one right, one with a wrong type (Paris as ORG), one with a missed entity."""
+    right = ["Angela", "Merkel", "visited", "Paris", "."]
+    wrong_type = ["Peter", "flew", "to", "Paris", "."]
+    missed = ["The", "UN", "met", "in", "Geneva", "."]
+    return [
+        {"index": 0, "tokens": right, "gold": ["B-PER", "I-PER", "O", "B-LOC", "O"], "pred": ["B-PER", "I-PER", "O", "B-LOC", "O"],
+         "gold_entities": [_entity(right, 0, 2, "PER"), _entity(right, 3, 4, "LOC")],
+         "pred_entities": [_entity(right, 0, 2, "PER", confidence=0.98), _entity(right, 3, 4, "LOC", confidence=0.95)],
+         "correct": True, "confidence": 0.91},
+        {"index": 1, "tokens": wrong_type, "gold": ["B-PER", "O", "O", "B-LOC", "O"], "pred": ["B-PER", "O", "O", "B-ORG", "O"],
+         "gold_entities": [_entity(wrong_type, 0, 1, "PER"), _entity(wrong_type, 3, 4, "LOC")],
+         "pred_entities": [_entity(wrong_type, 0, 1, "PER", confidence=0.9), _entity(wrong_type, 3, 4, "ORG", confidence=0.52)],
+         "correct": False, "confidence": 0.52},
+        {"index": 2, "tokens": missed, "gold": ["O", "B-ORG", "O", "O", "B-LOC", "O"], "pred": ["O", "O", "O", "O", "B-LOC", "O"],
+         "gold_entities": [_entity(missed, 1, 2, "ORG"), _entity(missed, 4, 5, "LOC")],
+         "pred_entities": [_entity(missed, 4, 5, "LOC", confidence=0.88)],
+         "correct": False, "confidence": 0.61},
     ]

@@ -1,0 +1,307 @@
+"""Results: *how good is it, and where is it wrong?* Metrics · Confusion · Predictions · Playground.
+
+Everything is read from the run directory in a thread worker (`RunResults.read`), and read
+again when the run's watcher reports a new evaluation, samples or the end, so a still-running
+run's results fill in as it goes. Works for text classification (labels, probabilities) and
+token classification (entity types, highlighted sentences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import HorizontalScroll, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tabs
+
+from workbench import humanize
+from workbench.config import RunConfig
+from workbench.runstore import ACTIVE_STATES, RunDir
+
+from .base import WorkbenchScreen
+from .messages import EvalEvent, RunEnded, SamplesEvent
+from .widgets.confusion_grid import ConfusionGrid
+from .widgets.example_detail import ExampleDetail
+from .widgets.header import WorkbenchHeader
+from .widgets.metrics_tables import EvalHistory, PerClassScores
+from .widgets.playground import Playground
+from .widgets.predictions_table import FILTER_NAMES, FILTERS, SORT_NAMES, SORTS, PredictionsTable, is_error
+from .widgets.state import state_text
+
+#: What takes the focus when a tab is shown.
+FOCUS_IN_PANE = {"metrics": "#eval-history", "confusion": "#confusion-scroll", "predictions": "#predictions-table", "playground": "#playground-input"}
+
+
+@dataclass
+class RunResults:
+    """What the Results screen shows, gathered from one read of the run directory."""
+
+    state: str
+    status: dict[str, Any]
+    config: RunConfig | None
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> latest samples event
+    started: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+
+    @classmethod
+    def read(cls, run: RunDir) -> "RunResults":
+        status = run.status()
+        try:
+            config: RunConfig | None = run.config()
+        except Exception:  # a broken config.toml must not hide the metrics
+            config = None
+        results = cls(state=status.get("state", "unknown"), status=status, config=config)
+        for event in run.events():
+            kind = event.get("type")
+            if kind == "eval":
+                results.evals.append(event)
+            elif kind == "samples":
+                results.samples[event.get("split", "validation")] = event
+            elif kind == "started":
+                results.started = event
+            elif kind in ("finished", "failed", "cancelled"):
+                results.end = event
+        return results
+
+    @property
+    def splits(self) -> list[str]:
+        return list(dict.fromkeys(e.get("split", "validation") for e in self.evals))
+
+    def latest_eval(self, split: str) -> dict[str, Any] | None:
+        return next((e for e in reversed(self.evals) if e.get("split", "validation") == split), None)
+
+    @property
+    def token_task(self) -> bool:
+        return self.config is not None and self.config.task == "token-classification"
+
+
+def summary_text(run: RunDir, results: RunResults) -> Text:
+    """`all-MiniLM-L6-v2 · lora · quickstart_reviews · finished in 1m 52s · accuracy 0.812 (best …)`."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    config = results.config
+    if config is not None:
+        text.append(f"{humanize.short_model(config.model.name)} · {config.method.kind} · {humanize.short_data(config.data.train)} · ")
+    text.append_text(state_text(results.state))
+    status = results.status
+    if results.state == "failed":
+        text.append(f": {status.get('message', '')}", style="red")
+        return text
+    duration = (results.end or {}).get("duration_s")
+    if duration is None and status.get("started_at") and status.get("ended_at"):
+        duration = status["ended_at"] - status["started_at"]
+    if duration is not None and results.state not in ACTIVE_STATES:
+        text.append(f" in {humanize.duration(duration)}")
+    latest = results.latest_eval("validation") or (results.evals[-1] if results.evals else None)
+    if latest:
+        main = "f1" if results.token_task else "accuracy"
+        value = (latest.get("metrics") or {}).get(main)
+        if value is not None:
+            text.append(f" · {main} ", style="dim")
+            text.append(f"{value:.3f}", style="bold")
+    best = status.get("best") or {}
+    if best.get("value") is not None:
+        text.append(f" (best {best['value']:.3f} @ step {best.get('step')})", style="dim")
+    return text
+
+
+class ResultsScreen(WorkbenchScreen):
+    """Tabs 1–4; in Predictions: f/a/e/l filter, s sort, enter shows one example."""
+
+    TITLE = "Results"
+    CSS_PATH = "results.tcss"
+    BINDINGS = [
+        Binding("1", "show_tab('metrics')", "Tabs", key_display="1-4"),
+        Binding("2", "show_tab('confusion')", "Confusion", show=False),
+        Binding("3", "show_tab('predictions')", "Predictions", show=False),
+        Binding("4", "show_tab('playground')", "Playground", show=False),
+        Binding("f", "cycle_filter", "Filter"),
+        Binding("a", "set_filter('all')", "All", show=False),
+        Binding("e", "set_filter('errors')", "Errors only", show=False),
+        Binding("l", "set_filter('low')", "Low confidence", show=False),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("t", "toggle_split", "Split"),
+        Binding("escape", "leave_input", "Leave input", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, results: RunResults) -> None:
+            super().__init__()
+            self.results = results
+
+    def __init__(self, run: RunDir) -> None:
+        super().__init__()
+        self.run = run
+        self.results: RunResults | None = None
+        self.split = "validation"
+        self.watcher: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield WorkbenchHeader()
+        yield Static(id="results-summary")
+        with TabbedContent(id="results-tabs"):
+            with TabPane("Metrics", id="metrics"):
+                with VerticalScroll():
+                    yield Static("evaluations", classes="caption")
+                    yield EvalHistory(id="eval-history")
+                    yield Static(id="per-class-caption", classes="caption")
+                    yield PerClassScores(id="per-class")
+            with TabPane("Confusion", id="confusion"):
+                yield Static(id="confusion-caption", classes="caption")
+                with HorizontalScroll(id="confusion-scroll"):
+                    yield ConfusionGrid(id="confusion-grid")
+            with TabPane("Predictions", id="predictions"):
+                yield Static(id="predictions-bar")
+                yield PredictionsTable(id="predictions-table")
+            with TabPane("Playground", id="playground"):
+                yield Playground(self.run, id="playground-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#results-summary", Static).update(Text("reading the run…", style="dim"))
+        watch_run = getattr(self.app, "watch_run", None)
+        if watch_run is not None and self.run.status().get("state") in ACTIVE_STATES:
+            self.watcher = watch_run(self.run).subscribe(self)
+        self.load()
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.unsubscribe(self)
+
+    # -- reading the run ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(self.Loaded(RunResults.read(self.run)))
+
+    @on(EvalEvent)
+    @on(SamplesEvent)
+    @on(RunEnded)
+    def _run_moved_on(self, message: EvalEvent | SamplesEvent | RunEnded) -> None:
+        if message.run == self.run:
+            self.load()
+
+    def on_results_screen_loaded(self, message: Loaded) -> None:
+        results = self.results = message.results
+        if self.split not in results.splits and results.splits:
+            self.split = "validation" if "validation" in results.splits else results.splits[0]
+        self.query_one("#results-summary", Static).update(summary_text(self.run, results))
+        with self.app.batch_update():
+            self._show_metrics(results)
+            self._show_confusion(results)
+            self._show_predictions(results)
+        self.refresh_bindings()
+
+    def _show_metrics(self, results: RunResults) -> None:
+        best = (results.status.get("best") or {}).get("step")
+        self.query_one(EvalHistory).show(results.evals, best)
+        latest = results.latest_eval(self.split)
+        caption = self.query_one("#per-class-caption", Static)
+        what = "entity type" if results.token_task else "class"
+        if latest is None:
+            caption.update(Text(_no_evaluation(results), style="dim"))
+            self.query_one(PerClassScores).show({}, what)
+            return
+        caption.update(Text(f"per {what} · {self.split} · step {latest.get('step')}", style="dim"))
+        self.query_one(PerClassScores).show(latest.get("per_class") or {}, what)
+
+    def _show_confusion(self, results: RunResults) -> None:
+        latest = results.latest_eval(self.split)
+        caption = self.query_one("#confusion-caption", Static)
+        grid = self.query_one(ConfusionGrid)
+        if latest is None:
+            caption.update(Text(_no_evaluation(results), style="dim"))
+            grid.show([], [])
+            return
+        note = " · entities by span (O = missed or spurious)" if results.token_task else ""
+        caption.update(Text(f"{self.split} · step {latest.get('step')} · rows gold, columns predicted{note}", style="dim"))
+        grid.show(latest.get("confusion_matrix") or [], latest.get("labels") or [], latest.get("per_class"))
+
+    def _show_predictions(self, results: RunResults) -> None:
+        table = self.query_one(PredictionsTable)
+        event = results.samples.get(self.split) or {}
+        latest = results.latest_eval(self.split) or {}
+        types = list((latest.get("per_class") or {}).keys()) if results.token_task else []
+        table.show_samples(event.get("items") or [], types)
+        self._show_predictions_bar()
+
+    def _show_predictions_bar(self) -> None:
+        table = self.query_one(PredictionsTable)
+        bar = Text(no_wrap=True, overflow="ellipsis")
+        bar.append("filter ", style="dim")
+        for name in FILTERS:
+            label = FILTER_NAMES[name]
+            bar.append(f"[{label}]" if name == table.filter_name else f" {label} ", style="bold reverse" if name == table.filter_name else "")
+            bar.append(" ")
+        bar.append(" sort ", style="dim")
+        bar.append(SORT_NAMES[table.confidence_order])
+        errors = sum(1 for sample in table.samples if is_error(sample))
+        bar.append(f"  {table.row_count} of {len(table.samples)} shown · {errors} wrong", style="dim")
+        self.query_one("#predictions-bar", Static).update(bar)
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        """Focus moves into the shown pane (a focused widget left in a hidden pane pulls it back)."""
+        pane = event.pane.id
+        if pane != event.tabbed_content.active:
+            return  # a stale activation (e.g. the initial one) arriving after a key switched tabs
+        if pane == "playground":
+            self.query_one(Playground).activate()
+        self.query_one(FOCUS_IN_PANE[pane or "metrics"]).focus()
+        self.refresh_bindings()
+
+    def action_cycle_filter(self) -> None:
+        table = self.query_one(PredictionsTable)
+        self.action_set_filter(FILTERS[(FILTERS.index(table.filter_name) + 1) % len(FILTERS)])
+
+    def action_set_filter(self, name: str) -> None:
+        self.action_show_tab("predictions")
+        self.query_one(PredictionsTable).filter_name = name
+        self._show_predictions_bar()
+
+    def action_cycle_sort(self) -> None:
+        self.action_show_tab("predictions")
+        table = self.query_one(PredictionsTable)
+        table.confidence_order = SORTS[(SORTS.index(table.confidence_order) + 1) % len(SORTS)]
+        self._show_predictions_bar()
+
+    def action_toggle_split(self) -> None:
+        if self.results is None or len(self.results.splits) < 2:
+            return
+        splits = self.results.splits
+        self.split = splits[(splits.index(self.split) + 1) % len(splits)]
+        self.notify(f"showing the {self.split} evaluation", timeout=2)
+        self.on_results_screen_loaded(self.Loaded(self.results))
+
+    def action_leave_input(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one(Tabs).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_split":
+            return self.results is not None and len(self.results.splits) > 1
+        if action in ("cycle_filter", "cycle_sort"):
+            return self.query_one(TabbedContent).active == "predictions"
+        return True
+
+    @on(DataTable.RowSelected, "#predictions-table")
+    def _open_example(self, event: DataTable.RowSelected) -> None:
+        sample = self.query_one(PredictionsTable).selected_sample()
+        if sample is not None:
+            self.app.push_screen(ExampleDetail(sample, self.query_one(PredictionsTable).styles_for_entities))
+
+
+def _no_evaluation(results: RunResults) -> str:
+    if results.state in ACTIVE_STATES:
+        return "no evaluation yet: the first one comes at the end of an epoch (or eval_steps)"
+    if results.config is not None and results.config.training.eval_strategy == "no":
+        return "this run had evaluation turned off (training.eval_strategy = no)"
+    return "this run has no evaluation"

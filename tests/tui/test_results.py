@@ -1,0 +1,204 @@
+"""The Results screen at 80×24: metrics, confusion, filtered predictions, details, playground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, TabbedContent
+
+from screens.app import WorkbenchApp
+from screens.results import ResultsScreen
+from screens.widgets.confusion_grid import ConfusionGrid
+from screens.widgets.example_detail import ExampleDetail
+from screens.widgets.metrics_tables import EvalHistory, PerClassScores
+from screens.widgets.playground import Playground
+from screens.widgets.predictions_table import PredictionsTable
+from screens.widgets.status_text import StatusText
+from tests.fakes import FakeRun, ner_config
+from tests.tui.harness import fast_watchers, wait_for  # noqa: F401 (fixture)
+from tests.tui.test_setup import shown
+
+
+def finished_fake(runs_dir: Path) -> FakeRun:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.eval(50, accuracy=0.79)
+    fake.eval(100, accuracy=0.812)
+    fake.finish()
+    return fake
+
+
+async def open_results(pilot, fake: FakeRun) -> ResultsScreen:
+    await wait_for(pilot, lambda: pilot.app.current_slot() is not None, what="the app's first screen")
+    pilot.app.open_results(fake.run)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen), what="the Results screen")
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.results is not None, what="the run read")
+    await pilot.pause()
+    return screen
+
+
+def rows(table: PredictionsTable) -> list[dict]:
+    return [table.samples[int(row.value)] for row in table.rows]
+
+
+async def test_metrics_tab_lists_every_evaluation_and_per_class_scores(runs_dir: Path) -> None:
+    fake = finished_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        history = screen.query_one(EvalHistory)
+        assert history.row_count == 2
+        assert [str(c) for c in history.get_row_at(1)[1:5]] == ["validation", "100", "1.00", "0.8120"]
+        assert str(history.get_row_at(1)[0]) == "★"  # the best evaluation
+        per_class = screen.query_one(PerClassScores)
+        assert per_class.row_count == 2 and str(per_class.get_row_at(0)[3]) == "0.8100"
+        summary = shown(screen.query_one("#results-summary"))
+        assert "finished in 1m 52s" in summary and "accuracy 0.812" in summary
+
+
+async def test_confusion_grid_shows_counts_with_label_names(runs_dir: Path) -> None:
+    fake = finished_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        await pilot.press("2")
+        assert screen.query_one(TabbedContent).active == "confusion"
+        grid = shown(screen.query_one(ConfusionGrid))
+        lines = [line.split() for line in grid.splitlines() if line.strip()]
+        assert lines[0][-5:] == ["negative", "positive", "prec", "rec", "F1"]
+        assert lines[1] == ["negative", "341", "87", "0.83", "0.80", "0.81"]
+        assert lines[2] == ["positive", "77", "367", "0.81", "0.83", "0.82"]
+        diagonal = screen.query_one(ConfusionGrid).table().columns[1]._cells[0]
+        off_diagonal = screen.query_one(ConfusionGrid).table().columns[2]._cells[0]
+        assert "bold" in str(diagonal.style) and "bold" not in str(off_diagonal.style)
+        assert diagonal.style != off_diagonal.style
+
+
+async def test_predictions_filter_errors_low_confidence_and_sort(runs_dir: Path) -> None:
+    fake = finished_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        await pilot.press("3")
+        table = screen.query_one(PredictionsTable)
+        assert table.row_count == 6
+        await pilot.press("e")
+        assert [s["text"] for s in rows(table)] == ["the movie is a disaster , but a fun one", "not quite as good as its predecessor"]
+        assert all(s["gold"] != s["pred"] for s in rows(table))
+        assert all(str(table.get_row_at(i)[0]) == "✗" for i in range(table.row_count))
+        assert "2 of 6 shown · 2 wrong" in shown(screen.query_one("#predictions-bar"))
+        await pilot.press("l")
+        assert sorted(s["confidence"] for s in rows(table)) == [0.51, 0.55, 0.62]
+        await pilot.press("a", "s")
+        confidences = [s["confidence"] for s in rows(table)]
+        assert confidences == sorted(confidences) and len(confidences) == 6
+        await pilot.press("s")
+        assert [s["confidence"] for s in rows(table)] == sorted(confidences, reverse=True)
+        await pilot.press("f")  # cycles all -> errors
+        assert table.filter_name == "errors" and table.row_count == 2
+
+
+async def test_enter_opens_the_example_with_its_probabilities(runs_dir: Path) -> None:
+    fake = finished_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        await open_results(pilot, fake)
+        await pilot.press("3", "e", "down", "enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExampleDetail), what="the example view")
+        body = shown(pilot.app.screen.query_one("#example-body"), width=70)
+        assert "✗ wrong" in body and "not quite as good as its predecessor" in body
+        assert "gold negative   predicted positive" in body
+        assert "positive" in body and "55%" in body and "45%" in body
+        await pilot.press("escape")
+        assert isinstance(pilot.app.screen, ResultsScreen)
+
+
+async def test_token_classification_results_highlight_entities_and_differences(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir, run_id="2026-11-28_110000_fake-conll", config=ner_config())
+    fake.started(labels=["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"])
+    fake.ner_eval(100, f1=0.81)
+    fake.finish()
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        assert "f1 0.810" in shown(screen.query_one("#results-summary"))
+        per_type = screen.query_one(PerClassScores)
+        assert [str(per_type.get_row_at(i)[0]) for i in range(3)] == ["LOC", "ORG", "PER"]
+        assert str(per_type.get_row_at(1)[-1]) == "▼"  # ORG is the weakest
+        await pilot.press("2")
+        grid = shown(screen.query_one(ConfusionGrid), width=100)
+        assert grid.splitlines()[0].split()[-7:] == ["LOC", "ORG", "PER", "O", "prec", "rec", "F1"]
+        await pilot.press("3")
+        table = screen.query_one(PredictionsTable)
+        assert table.row_count == 3
+        sentences = [str(table.get_row_at(i)[-1]) for i in range(3)]
+        assert sentences[0] == "Angela Merkel/PER visited Paris/LOC ."
+        assert sentences[1] == "Peter/PER flew to ✗Paris/ORG ."  # a wrong entity is marked
+        await pilot.press("e")
+        assert table.row_count == 2
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExampleDetail), what="the example view")
+        body = shown(pilot.app.screen.query_one("#example-body"), width=90)
+        assert "Peter/PER flew to Paris/LOC ." in body  # gold
+        assert "Paris  gold LOC → predicted Paris ORG" in body
+        assert "✓ Peter  PER" in body
+
+
+async def test_a_running_run_fills_in_as_evaluations_arrive(runs_dir: Path, fast_watchers: None) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.step(10, loss=0.6)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        assert screen.query_one(EvalHistory).row_count == 0
+        assert "no evaluation yet" in shown(screen.query_one("#per-class-caption"))
+        fake.eval(50, accuracy=0.7)
+        await wait_for(pilot, lambda: screen.query_one(EvalHistory).row_count == 1, what="the first evaluation")
+        await wait_for(pilot, lambda: screen.query_one(PredictionsTable).row_count == 6, what="the samples")
+        fake.eval(100, accuracy=0.8, samples=[{"index": 0, "text": "fine", "gold": "positive", "pred": "negative", "confidence": 0.6}])
+        await wait_for(pilot, lambda: screen.query_one(EvalHistory).row_count == 2, what="the second evaluation")
+        await wait_for(pilot, lambda: screen.query_one(PredictionsTable).row_count == 1, what="the new samples")
+
+
+async def test_playground_refuses_politely_without_a_saved_model(runs_dir: Path) -> None:
+    fake = finished_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        await pilot.press("4")
+        assert isinstance(pilot.app.focused, Input)
+        message = shown(screen.query_one(Playground).query_one(StatusText))
+        assert "model folder is missing" in message
+        await pilot.press(*"great", "enter")  # typing does nothing harmful
+        assert screen.query_one(Playground).loaded is None
+
+
+@pytest.mark.slow
+async def test_playground_predicts_with_a_real_tiny_run(runs_dir: Path, tiny_model_dir: Path, tiny_csv: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import workbench.inference
+    from tests.core.tiny_training import tiny_config, train_to_end
+
+    run = train_to_end(tiny_config(tiny_model_dir, tiny_csv, epochs=1), runs_dir)
+    assert run.status()["state"] == "finished"
+    release = threading.Event()
+    real_load = workbench.inference.load_run_model
+
+    def held_load(*args, **kwargs):  # the tiny model loads too fast to see the UI while it loads
+        release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(workbench.inference, "load_run_model", held_load)
+    async with WorkbenchApp(runs_dir, run=run.id).run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen), what="the Results screen")
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: screen.results is not None and screen.results.evals, what="the run read")
+        await pilot.press("4")
+        playground = screen.query_one(Playground)
+        result = playground.query_one(StatusText)
+        assert result.is_loading and "loading model" in shown(result)
+        await pilot.press(*"good movie")  # typed while the model loads: the UI stays live
+        assert playground.query_one(Input).value == "good movie" and result.is_loading
+        release.set()
+        await wait_for(pilot, lambda: playground.loaded is not None, timeout=120, what="the model")
+        await wait_for(pilot, lambda: "→" in shown(result), timeout=30, what="a prediction")
+        text = shown(result)
+        assert ("positive" in text) and ("negative" in text) and "%" in text
