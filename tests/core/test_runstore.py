@@ -1,0 +1,77 @@
+"""Run directories: ids, resolution of RUN arguments, truthful status, summaries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeRun
+from workbench.errors import RunError
+from workbench.runstore import RunDir, list_runs, new_run_dir, resolve_run, summarize
+
+
+def test_new_run_dirs_are_unique_even_in_the_same_second(runs_dir: Path) -> None:
+    made = {new_run_dir(runs_dir, "sst2-lora").path for _ in range(5)}
+    assert len(made) == 5
+
+
+def test_run_arguments_resolve_by_path_id_or_unique_prefix(runs_dir: Path) -> None:
+    a = FakeRun(runs_dir, "2026-11-28_101200_sst2-lora").run
+    b = FakeRun(runs_dir, "2026-11-28_111200_imdb-full").run
+    assert resolve_run(str(a.path)) == a
+    assert resolve_run(a.id, runs_dir) == a
+    assert resolve_run("2026-11-28_11", runs_dir) == b
+    assert resolve_run("imdb-full", runs_dir) == b
+    with pytest.raises(RunError, match="matches 2 runs"):
+        resolve_run("2026-11-28", runs_dir)
+    with pytest.raises(RunError, match="no run 'zzz'"):
+        resolve_run("zzz", runs_dir)
+
+
+def test_runs_dir_comes_from_the_environment(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = FakeRun(runs_dir).run
+    monkeypatch.setenv("TLWB_RUNS_DIR", str(runs_dir))
+    assert resolve_run(run.id) == run
+
+
+def test_a_dead_process_is_failed_not_running(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    fake.run.write_status(state="running", pid=child.pid, pid_start=None)
+    status = fake.run.status()
+    assert status["state"] == "failed" and status["kind"] == "vanished"
+    assert "resume" in status["hint"]
+
+
+def test_a_recycled_pid_is_not_mistaken_for_the_run(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.run.write_status(state="running", pid=os.getpid(), pid_start=12345.0)  # alive pid, wrong start time
+    assert fake.run.status()["state"] == "failed"
+
+
+def test_summary_reads_config_status_and_best_metric(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.eval(50, 0.79)
+    fake.eval(100, 0.81)
+    fake.finish(duration_s=112)
+    summary = summarize(fake.run)
+    assert summary.state == "finished"
+    assert (summary.best_metric, summary.best_value) == ("accuracy", 0.81)
+    assert summary.duration_s == 112
+    assert summary.method == "lora" and summary.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert list_runs(runs_dir) == [fake.run]
+
+
+def test_a_model_dir_without_its_completion_mark_is_not_usable(runs_dir: Path) -> None:
+    run = FakeRun(runs_dir).run
+    run.model_dir.mkdir()
+    (run.model_dir / "config.json").write_text("{}")
+    assert run.trained_model_dir() is None
+    (run.model_dir / ".complete").write_text("{}")
+    assert run.trained_model_dir() == run.model_dir

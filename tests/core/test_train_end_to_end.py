@@ -1,0 +1,139 @@
+"""Real training processes: the run directory contract, the CLI around a finished run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.presets import load_config
+from workbench.runner import launch, wait
+from workbench.runstore import RunDir
+
+TLWB = [sys.executable, "-m", "workbench.cli"]
+
+
+def tlwb(*args: str, input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*TLWB, *args], capture_output=True, text=True, input=input, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def finished_tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    folder = tmp_path_factory.mktemp("tiny-run")
+    data = folder / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"good great movie {i},positive\nbad awful film {i},negative\n" for i in range(40)))
+    config = load_config(None, [f"model.name={tiny_model_dir}", f"data.train={data}", "method.kind=full",
+                                "training.epochs=2", "training.learning_rate=5e-3", "training.batch_size=8",
+                                "training.logging_steps=2", "training.max_length=32"], base={"name": "tiny"})
+    run, process = launch(config, folder / "runs")
+    last = wait(run, process=process, timeout_s=300)
+    assert last["type"] == "finished", run.log_path.read_text()[-2000:]
+    return run
+
+
+def test_the_run_directory_holds_the_whole_contract(finished_tiny_run: RunDir) -> None:
+    run = finished_tiny_run
+    events = run.events()
+    types = [e["type"] for e in events]
+    assert types.count("started") == 1 and types[-1] == "finished"
+    started = next(e for e in events if e["type"] == "started")
+    assert started["labels"] == ["negative", "positive"]
+    assert started["train_size"] == 72 and started["validation_size"] == 8
+    assert started["params_trainable"] == started["params_total"] > 0
+    steps = [e for e in events if e["type"] == "step"]
+    assert steps and all({"step", "total_steps", "epoch", "loss", "learning_rate", "samples_per_s", "eta_s", "memory_bytes"} <= e.keys() for e in steps)
+    assert steps[-1]["total_steps"] == started["total_steps"] == 18
+    evals = [e for e in events if e["type"] == "eval"]
+    assert len(evals) == 2
+    assert {"accuracy", "macro_f1"} <= evals[-1]["metrics"].keys()
+    assert set(evals[-1]["per_class"]) == {"negative", "positive"}
+    assert sum(map(sum, evals[-1]["confusion_matrix"])) == 8
+    samples = next(e for e in events if e["type"] == "samples")
+    assert {"text", "gold", "pred", "confidence", "probs"} <= samples["items"][0].keys()
+    status = json.loads(run.status_path.read_text())
+    assert status["state"] == "finished" and status["best"]["name"] == "accuracy"
+    assert run.config().name == "tiny"
+    assert (run.model_dir / ".complete").is_file()
+
+
+def test_the_saved_model_loads_with_plain_transformers(finished_tiny_run: RunDir) -> None:
+    code = (
+        "import sys, transformers; "
+        f"m = transformers.AutoModelForSequenceClassification.from_pretrained({str(finished_tiny_run.model_dir)!r}); "
+        "print(m.config.id2label[0], m.config.id2label[1]); "
+        "assert not any(k.startswith('workbench') for k in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["negative", "positive"]
+
+
+def test_eval_json_scores_any_labelled_file(finished_tiny_run: RunDir, tmp_path: Path) -> None:
+    held_out = tmp_path / "held.csv"
+    held_out.write_text("text,label\ngood great movie,positive\nbad awful film,negative\ngood movie,positive\n")
+    result = tlwb("eval", str(finished_tiny_run.path), "--data", str(held_out), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 3
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= report.keys()
+    assert set(report["per_class"]) == {"negative", "positive"}
+    assert report["per_class"]["positive"]["support"] == 2
+
+
+def test_predict_takes_arguments_or_stdin_and_run_ids(finished_tiny_run: RunDir) -> None:
+    runs_dir = finished_tiny_run.path.parent
+    by_args = tlwb("predict", finished_tiny_run.id, "good great movie", "bad awful film", "--runs-dir", str(runs_dir), "--json")
+    assert by_args.returncode == 0, by_args.stderr
+    rows = [json.loads(line) for line in by_args.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["good great movie", "bad awful film"]
+    assert all(r["label"] in {"negative", "positive"} and 0.5 <= r["confidence"] <= 1 for r in rows)
+    by_stdin = tlwb("predict", str(finished_tiny_run.path), "--json", input="good great movie\nbad awful film\n")
+    assert [json.loads(line)["label"] for line in by_stdin.stdout.splitlines()] == [r["label"] for r in rows]
+
+
+def test_runs_and_show_list_the_run(finished_tiny_run: RunDir) -> None:
+    runs_dir = finished_tiny_run.path.parent
+    listing = tlwb("runs", "--runs-dir", str(runs_dir), "--json")
+    assert [r["id"] for r in json.loads(listing.stdout)] == [finished_tiny_run.id]
+    table = subprocess.run([*TLWB, "runs"], capture_output=True, text=True, env={**__import__("os").environ, "TLWB_RUNS_DIR": str(runs_dir), "COLUMNS": "200"})
+    assert finished_tiny_run.id in table.stdout and "finished" in table.stdout
+
+
+def test_help_is_instant_and_imports_no_ml_library() -> None:
+    code = "import sys; from workbench.cli import app; print(sorted(m for m in ('torch', 'transformers', 'datasets', 'peft', 'textual') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]"
+    assert tlwb("--help").returncode == 0
+
+
+def test_no_core_module_imports_textual() -> None:
+    code = (
+        "import importlib, pkgutil, sys, workbench\n"
+        "for m in pkgutil.walk_packages(workbench.__path__, 'workbench.'):\n"
+        "    if m.name != 'workbench.cli': importlib.import_module(m.name)\n"
+        "print('textual' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: Path) -> None:
+    """The packaged all-MiniLM-L6-v2 + LoRA on 500 SST-2 rows, scored on a disjoint slice."""
+    lines = (shared_data / "sst2" / "train.tsv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    (tmp_path / "train.tsv").write_text("\n".join([header, *rows[:500]]) + "\n")
+    (tmp_path / "held.tsv").write_text("\n".join([header, *rows[60_000:60_400]]) + "\n")
+    result = tlwb("train", "quickstart", "--runs-dir", str(tmp_path / "runs"),
+                  "--set", f"data.train={tmp_path / 'train.tsv'}", "--set", "data.validation_split=0.1",
+                  "--set", "training.epochs=3", "--set", "training.learning_rate=2e-3", "--set", "training.max_length=48",
+                  "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_path = json.loads(result.stdout.splitlines()[-1])["path"]
+    report = json.loads(tlwb("eval", run_path, "--data", str(tmp_path / "held.tsv"), "--json").stdout)
+    assert report["n"] == 400
+    assert report["accuracy"] > 0.70, report
