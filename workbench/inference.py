@@ -29,7 +29,7 @@ def load_run_model(run: RunDir, device: str = "cpu") -> LoadedRun:
     """The trained model of a run; a run without a completely saved model is refused."""
     import transformers
 
-    from .models import load_model_config, resolve_model_source
+    from .models import load_base_model, load_model_config, resolve_model_source
 
     config = run.config()
     task = get_task(config.task)
@@ -52,7 +52,7 @@ def load_run_model(run: RunDir, device: str = "cpu") -> LoadedRun:
             base_source, config.model, num_labels=len(labels),
             id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
         )
-        base = auto_class.from_pretrained(base_source, config=base_config, trust_remote_code=config.model.trust_remote_code)
+        base = load_base_model(auto_class, base_source, config.model, base_config)  # its own head may have other labels
         model = PeftModel.from_pretrained(base, str(saved))
     else:
         model = auto_class.from_pretrained(str(saved))
