@@ -72,6 +72,22 @@ def test_strict_decoding_drops_ill_formed_entities_lenient_keeps_them() -> None:
     assert entity_spans(["B-PER", "I-PER", "O", "S-LOC"], "BIOES") == [Span(3, 4, "LOC")]
 
 
+@pytest.mark.parametrize("scheme", ["IOB2", "BIOES", "IOB1"])
+def test_the_strict_decoder_finds_what_seqeval_strict_finds(scheme: str) -> None:
+    """On random (mostly ill-formed) sequences, our fast decoder and seqeval's Tokens agree."""
+    from seqeval.scheme import Tokens
+
+    from workbench.ner import for_seqeval, seqeval_scheme
+
+    rng = np.random.default_rng(1)
+    tags = ["O"] + [f"{p}-{t}" for p in ("BIES" if scheme == "BIOES" else "BI") for t in ("PER", "LOC")]
+    for _ in range(500):
+        row = [tags[i] for i in rng.integers(len(tags), size=rng.integers(1, 12))]
+        [prepared] = for_seqeval([row], scheme)
+        expected = [Span(e.start, e.end, e.tag) for e in Tokens(prepared, seqeval_scheme(scheme)).entities]
+        assert entity_spans(row, scheme) == expected, row
+
+
 def test_label_order_is_o_then_each_type_with_its_prefixes() -> None:
     assert order_tags(["I-PER", "S-LOC", "O", "B-PER", "E-PER", "B-LOC"]) == ["O", "B-LOC", "S-LOC", "B-PER", "I-PER", "E-PER"]
     assert order_tags(["B-X"]) == ["O", "B-X"]
@@ -253,3 +269,16 @@ def test_a_tag_outside_the_scheme_is_refused(tmp_path: Path, minilm_tokenizer) -
     config = _config(train=str(tmp_path / "train.txt"), validation=str(tmp_path / "valid.txt"))
     with pytest.raises(DataError, match="tag 'S-LOC' in .*valid.txt does not belong to the IOB2 scheme"):
         TASK.prepare(config, minilm_tokenizer)
+
+
+def test_jsonl_with_words_and_integer_tags_named_by_label_names(tmp_path: Path, minilm_tokenizer) -> None:
+    import json
+
+    rows = [{"id": i, "words": ["Angela", "Merkel", "in", "Paris"], "labels": [1, 2, 0, 3]} for i in range(8)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = _config(train=str(tmp_path / "train.jsonl"), label_names=["O", "B-PER", "I-PER", "B-LOC"], validation_split=0.25)
+    prepared = TASK.prepare(config, minilm_tokenizer)
+    assert prepared.label_names == ["O", "B-PER", "I-PER", "B-LOC"]
+    assert prepared.columns["tokens"] == "words" and prepared.columns["tags"] == "labels"
+    assert (len(prepared.train), len(prepared.validation)) == (6, 2) and prepared.validation_from_train
+    assert prepared.raw_validation.tags[0] == ["B-PER", "I-PER", "O", "B-LOC"]

@@ -33,6 +33,14 @@ IGNORE = -100
 
 
 @dataclass
+class TagSet:
+    """The label list read from the training split, and its tag scheme."""
+
+    names: list[str]
+    scheme: str
+
+
+@dataclass
 class TaggedSentences:
     """What evaluation compares against: words, gold tags, where each word's first sub-token
     is in the model input (-1 when truncated away), and the tag scheme."""
@@ -141,8 +149,8 @@ class TokenClassification:
     peft_task_type = "TOKEN_CLS"
     main_metric = "f1"
 
-    def load(self, config: RunConfig) -> tuple[Any, list[str], str, dict[str, str | None]]:
-        """Raw splits with `tokens` and `tags` (string) columns, the label list and the scheme."""
+    def load(self, config: RunConfig) -> tuple[Any, TagSet, dict[str, str | None]]:
+        """Raw splits with `tokens` and `tags` (string) columns, the tag set and the columns used."""
         import datasets
 
         state: dict[str, Any] = {}
@@ -155,16 +163,23 @@ class TokenClassification:
                 state["scheme"] = resolve_scheme(config.data.tag_scheme, tags)
                 state["labels"] = names or order_tags(tag for row in tags for tag in row)
                 check_tags(state["labels"], state["scheme"], source)
+                unknown = sorted({tag for row in tags for tag in row} - set(state["labels"]))
+                if unknown:
+                    raise DataError(
+                        f"tags in {source} missing from data.label_names: {', '.join(unknown[:5])}",
+                        "list every training tag in data.label_names, or leave it unset to read them from the data",
+                    )
             check_tags((tag for row in tags for tag in row), state["scheme"], source)
             return datasets.Dataset.from_dict({"tokens": words, "tags": tags})
 
         splits = load_splits(config.data, self.name, config.training.seed, prepare)
         tokens_column, tags_column = state["columns"]
         columns = {"tokens": tokens_column, "tags": tags_column, "tag_scheme": state["scheme"]}
-        return splits, state["labels"], state["scheme"], columns
+        return splits, TagSet(state["labels"], state["scheme"]), columns
 
     def prepare(self, config: RunConfig, tokenizer: Any) -> Prepared:
-        splits, labels, scheme, columns = self.load(config)
+        splits, tag_set, columns = self.load(config)
+        labels, scheme = tag_set.names, tag_set.scheme
         max_length = config.training.max_length
 
         def encode(dataset: Any) -> tuple[Any, TaggedSentences]:
@@ -174,7 +189,7 @@ class TokenClassification:
         validation, raw_validation = encode(splits.validation)
         test, raw_test = encode(splits.test) if splits.test is not None else (None, None)
         counts = {label: 0 for label in labels}
-        for row in splits.train["tags"]:
+        for row in splits.train["tags"][:]:
             for tag in row:
                 counts[tag] = counts.get(tag, 0) + 1
         return Prepared(
@@ -202,11 +217,11 @@ class TokenClassification:
         """
         import numpy as np
 
-        logits = np.asarray(logits)
         reference = raw if isinstance(raw, TaggedSentences) else _reference_from_labels(np.asarray(labels), label_names)
+        best, probability = best_labels(logits)
         pred, confidence = [], []
         for i, starts in enumerate(reference.word_starts):
-            tags, scores = word_predictions(logits[i], starts, label_names)
+            tags, scores = word_predictions(best[i], probability[i], starts, label_names)
             pred.append(tags)
             confidence.append(scores)
         report = entity_report(reference.tags, pred, reference.scheme)
@@ -228,9 +243,10 @@ class TokenClassification:
             batch = windows[start : start + PREDICT_BATCH]
             encoded = _tokenize_words(tokenizer, [chunk for _, chunk in batch], max_length, padding=True, return_tensors="pt")
             with torch.no_grad():
-                logits = model(**{k: v.to(device) for k, v in encoded.items()}).logits.float().cpu().numpy()
+                best, probability = best_labels(model(**{k: v.to(device) for k, v in encoded.items()}).logits.float().cpu().numpy())
             for row, (text_index, chunk) in enumerate(batch):
-                window_tags, window_scores = word_predictions(logits[row], first_subtokens(encoded.word_ids(row), len(chunk)), names)
+                starts = first_subtokens(encoded.word_ids(row), len(chunk))
+                window_tags, window_scores = word_predictions(best[row], probability[row], starts, names)
                 tags[text_index].extend(window_tags)
                 scores[text_index].extend(window_scores)
         results = []
@@ -310,27 +326,31 @@ def encode_split(dataset: Any, tokenizer: Any, labels: list[str], max_length: in
         return dict(encoded)
 
     encoded = dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="tokenising")
-    reference = TaggedSentences(dataset["tokens"], dataset["tags"], encoded["word_starts"], scheme)
+    reference = TaggedSentences(dataset["tokens"][:], dataset["tags"][:], encoded["word_starts"][:], scheme)
     return encoded.remove_columns("word_starts"), reference
 
 
-def word_predictions(logits: Any, starts: Sequence[int], names: list[str]) -> tuple[list[str], list[float | None]]:
-    """(tag, probability) per word from one sequence's sub-token logits; `O`/None for words
-    with no sub-token in the input."""
+def best_labels(logits: Any) -> tuple[Any, Any]:
+    """(argmax label, its softmax probability) at every position of `logits` (..., labels)."""
     import numpy as np
 
-    starts_array = np.asarray(starts, dtype=np.int64)
-    present = (starts_array >= 0) & (starts_array < logits.shape[0])
+    logits = np.asarray(logits, dtype=np.float32)
+    best = logits.argmax(-1)
+    # the winning probability is exp(0) / sum(exp(logit - max))
+    probability = 1.0 / np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)
+    return best, probability
+
+
+def word_predictions(best: Any, probability: Any, starts: Sequence[int], names: list[str]) -> tuple[list[str], list[float | None]]:
+    """(tag, probability) per word from one sequence's per-position best labels; `O`/None for
+    words with no sub-token in the input."""
+    length = len(best)
     tags = ["O"] * len(starts)
     scores: list[float | None] = [None] * len(starts)
-    if present.any():
-        rows = logits[starts_array[present]].astype(np.float64)
-        rows = np.exp(rows - rows.max(-1, keepdims=True))
-        probs = rows / rows.sum(-1, keepdims=True)
-        best = probs.argmax(-1)
-        for word, label, prob in zip(np.flatnonzero(present), best, probs[np.arange(len(best)), best]):
-            tags[word] = names[int(label)]
-            scores[word] = float(prob)
+    for word, position in enumerate(starts):
+        if 0 <= position < length:
+            tags[word] = names[int(best[position])]
+            scores[word] = float(probability[position])
     return tags, scores
 
 
