@@ -14,17 +14,26 @@ STATE_STYLES = {"running": "cyan", "starting": "cyan", "finished": "green", "fai
 
 
 def runs_table(summaries: list[RunSummary], title: str = "") -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for name, justify in (("run", "left"), ("state", "left"), ("task", "left"), ("model", "left"), ("data", "left"),
-                          ("method", "left"), ("best", "right"), ("time", "right"), ("started", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "run")  # type: ignore[arg-type]
+    """One row per run. The run id (it starts with the date and time) and the state are never
+    cut; the task column appears only when runs of several tasks are listed, to fit 80 columns."""
+    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False, padding=(0, 1))
+    show_task = len({s.task for s in summaries}) > 1
+    table.add_column("run", no_wrap=True, min_width=max((len(s.id) for s in summaries), default=10))
+    table.add_column("state", no_wrap=True, min_width=9)
+    if show_task:
+        table.add_column("task", no_wrap=True, min_width=3)
+    table.add_column("model", max_width=12, overflow="ellipsis", no_wrap=True)
+    table.add_column("data", max_width=10, overflow="ellipsis", no_wrap=True)
+    table.add_column("method", no_wrap=True, min_width=4)
+    table.add_column("best", justify="right", no_wrap=True, min_width=5)
+    table.add_column("time", justify="right", no_wrap=True, min_width=6)
     for s in summaries:
         style = STATE_STYLES.get(s.state, "")
-        best = f"{s.best_metric} {s.best_value:.3f}" if s.best_value is not None else "—"
+        task = ["ner" if s.task == "token-classification" else "cls"] if show_task else []
+        best = f"{s.best_value:.3f}" if s.best_value is not None else "—"
         table.add_row(
-            s.id, f"[{style}]{s.state}[/]", "ner" if s.task == "token-classification" else "cls",
-            humanize.short_model(s.model), humanize.short_data(s.data), s.method, best,
-            humanize.duration(s.duration_s), humanize.timestamp(s.started_at),
+            s.id, f"[{style}]{s.state}[/]", *task, humanize.short_model(s.model), humanize.short_data(s.data),
+            s.method, best, humanize.duration(s.duration_s),
         )
     return table
 
