@@ -22,8 +22,8 @@ def runs_table(summaries: list[RunSummary], title: str = "") -> Table:
     table.add_column("state", no_wrap=True, min_width=9)
     if show_task:
         table.add_column("task", no_wrap=True, min_width=3)
-    table.add_column("model", max_width=12, overflow="ellipsis", no_wrap=True)
-    table.add_column("data", max_width=10, overflow="ellipsis", no_wrap=True)
+    table.add_column("model", max_width=11, overflow="ellipsis", no_wrap=True)
+    table.add_column("data", max_width=9, overflow="ellipsis", no_wrap=True)
     table.add_column("method", no_wrap=True, min_width=4)
     table.add_column("best", justify="right", no_wrap=True, min_width=5)
     table.add_column("time", justify="right", no_wrap=True, min_width=6)
