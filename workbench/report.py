@@ -16,7 +16,7 @@ STATE_STYLES = {"running": "cyan", "starting": "cyan", "finished": "green", "fai
 def runs_table(summaries: list[RunSummary], title: str = "") -> Table:
     """One row per run. The run id (it starts with the date and time) and the state are never
     cut; the task column appears only when runs of several tasks are listed, to fit 80 columns."""
-    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False, padding=(0, 1))
+    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False, padding=(0, 1), collapse_padding=True)
     show_task = len({s.task for s in summaries}) > 1
     table.add_column("run", no_wrap=True, min_width=max((len(s.id) for s in summaries), default=10))
     table.add_column("state", no_wrap=True, min_width=9)
@@ -24,7 +24,7 @@ def runs_table(summaries: list[RunSummary], title: str = "") -> Table:
         table.add_column("task", no_wrap=True, min_width=3)
     table.add_column("model", max_width=11, overflow="ellipsis", no_wrap=True)
     table.add_column("data", max_width=9, overflow="ellipsis", no_wrap=True)
-    table.add_column("method", no_wrap=True, min_width=4)
+    table.add_column("method", no_wrap=True, min_width=6)
     table.add_column("best", justify="right", no_wrap=True, min_width=5)
     table.add_column("time", justify="right", no_wrap=True, min_width=6)
     for s in summaries:
