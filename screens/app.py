@@ -181,7 +181,6 @@ class WorkbenchApp(App[None]):
             self.switch_mode(mode)
             if kept is not None:
                 self.remove_mode(kept[0])
-        self.refresh_bindings()
 
     def kept_screen(self, slot: str) -> Screen | None:
         """The screen a slot (setup, train, results, runs) keeps, if it has been shown."""

@@ -15,13 +15,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from workbench import humanize
 from workbench.runstore import RunDir
 
 from .base import WorkbenchScreen
 from .widgets.curves import SERIES_COLORS, RunCurve, loss_series
+from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 
 #: Metrics where smaller is better; everything else is better when larger.
@@ -108,7 +109,7 @@ class CompareScreen(WorkbenchScreen):
             yield DataTable(id="config-diff", cursor_type="none", zebra_stripes=True)
             yield DataTable(id="metrics", cursor_type="none", zebra_stripes=True)
         yield RunCurve("loss", id="compare-loss")
-        yield Footer(compact=True)
+        yield WorkbenchFooter()
 
     def on_mount(self) -> None:
         self.query_one("#config-diff", DataTable).border_title = "config differences"

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from workbench import humanize
 from workbench.errors import RunError
@@ -25,6 +25,7 @@ from workbench.runstore import ACTIVE_STATES, RunDir, RunSummary, list_runs, sum
 
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
+from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 from .widgets.run_table import RunTable
 
@@ -99,7 +100,7 @@ class RunsScreen(WorkbenchScreen):
         yield WorkbenchHeader()
         yield RunTable(id="runs-table")
         yield Static(id="run-detail")
-        yield Footer(compact=True)
+        yield WorkbenchFooter()
 
     def on_mount(self) -> None:
         self._scanner = RunScanner(self.app.runs_dir)

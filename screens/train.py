@@ -3,18 +3,23 @@
 The screen subscribes to the app's `RunWatcher` for its run and treats every message as "the
 run moved on": it logs the events it hasn't shown yet and redraws from the watcher's complete
 lists, so collapsed step messages lose nothing and re-attaching shows the whole history.
+
+It costs the training process as little CPU as it can (they share the machine): nothing is
+drawn while the screen is hidden (it catches up when shown again), and the curves, the only
+expensive widgets, are redrawn at most once a second for new steps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer
+
 
 from workbench import runner
 from workbench.runstore import RunDir
@@ -23,6 +28,7 @@ from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
 from .messages import RunEvent
 from .widgets.curves import RunCurve, loss_series, metric_series
+from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 from .widgets.log_tail import RunLog
 from .widgets.progress_panel import TrainProgress
@@ -49,6 +55,10 @@ class TrainScreen(WorkbenchScreen):
     TITLE = "Train"
     CSS_PATH = "train.tcss"
     BINDINGS = [Binding("ctrl+x", "cancel_run", "Cancel run")]
+    #: Seconds between curve redraws for new steps (an evaluation or the end redraws at once).
+    curves_every_s = 1.0
+    #: A long history is shown as its last events: the log keeps 500 lines anyway.
+    log_backlog = 600
 
     def __init__(self, run: RunDir) -> None:
         super().__init__()
@@ -56,6 +66,7 @@ class TrainScreen(WorkbenchScreen):
         self.watcher: RunWatcher | None = None
         self._shown_events = 0
         self._plotted = (-1, -1)
+        self._plotted_at = 0.0
         self._cancel_requested = False
         self._was_active = True
 
@@ -67,10 +78,14 @@ class TrainScreen(WorkbenchScreen):
             yield RunCurve("eval", empty="no evaluation yet", marker="hd", id="metric-curve")
             yield StatsPanel(id="stats")
         yield RunLog(id="log")
-        yield Footer(compact=True)
+        yield WorkbenchFooter()
 
     def on_mount(self) -> None:
         self.watcher = self.app.watch_run(self.run).subscribe(self)
+        self.set_interval(self.curves_every_s, self._catch_up)
+        self._catch_up()
+
+    def on_screen_resume(self) -> None:
         self._catch_up()
 
     def on_unmount(self) -> None:
@@ -85,11 +100,11 @@ class TrainScreen(WorkbenchScreen):
     def _catch_up(self) -> None:
         """Show everything the watcher has that this screen hasn't shown yet."""
         watcher = self.watcher
-        if watcher is None:
-            return
+        if watcher is None or not self.is_current:
+            return  # hidden: on_screen_resume catches up
         with self.app.batch_update():
             log = self.query_one(RunLog)
-            for event in watcher.events[self._shown_events:]:
+            for event in watcher.events[max(self._shown_events, len(watcher.events) - self.log_backlog):]:
                 log.add(event)
             self._shown_events = len(watcher.events)
             self._show_progress(watcher)
@@ -98,7 +113,7 @@ class TrainScreen(WorkbenchScreen):
         if watcher.active != self._was_active:
             self._was_active = watcher.active
             if self.is_current:
-                self.refresh_bindings()  # the cancel key greys out once the run is over
+                self.refresh_bindings()  # the cancel key goes once the run is over
 
     def _show_progress(self, watcher: RunWatcher) -> None:
         progress = self.query_one(TrainProgress)
@@ -118,7 +133,10 @@ class TrainScreen(WorkbenchScreen):
         counts = (len(watcher.steps), len(watcher.evals))
         if counts == self._plotted:
             return
-        self._plotted = counts
+        urgent = counts[1] != self._plotted[1] or watcher.ended is not None or self._plotted[0] <= 0
+        if not urgent and time.monotonic() - self._plotted_at < self.curves_every_s:
+            return  # the interval timer draws these steps shortly
+        self._plotted, self._plotted_at = counts, time.monotonic()
         loss = loss_series(watcher.steps)
         self.query_one("#loss-curve", RunCurve).show(loss)
         evals = watcher.validation_evals
@@ -130,7 +148,7 @@ class TrainScreen(WorkbenchScreen):
     # -- cancel -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
-            return True if self.watcher is None or self.watcher.active else None
+            return self.watcher is None or self.watcher.active  # over: nothing to cancel, no key
         return True
 
     @work(exit_on_error=False, group="cancel")

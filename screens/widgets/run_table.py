@@ -38,7 +38,7 @@ def row_cells(summary: RunSummary, marked: bool, now: float) -> list[Any]:
     return [
         started,
         TASK_SHORT.get(summary.task, summary.task),
-        _clip(humanize.short_model(summary.model), 16),
+        _clip(humanize.short_model(summary.model), 14),
         _clip(humanize.short_data(summary.data), 12) if summary.data != "?" else "?",
         summary.method,
         state_text(summary.state, progress_of(summary)),

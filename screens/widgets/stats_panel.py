@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
 from workbench import humanize
@@ -38,18 +38,28 @@ def _short_metric(name: str) -> str:
 
 
 class StatsPanel(Static):
-    """Right-aligned figures beside the curves."""
+    """Right-aligned figures beside the curves (plain text: cheap to redraw several times a second)."""
+
+    rows: list[tuple[str, str]] = []
 
     def on_mount(self) -> None:
         self.border_title = "run"
 
-    rows: list[tuple[str, str]] = []
-
     def show(self, rows: list[tuple[str, str]]) -> None:
+        if rows == self.rows:
+            return
         self.rows = rows
-        grid = Table.grid(expand=True)
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column(justify="right", no_wrap=True)
-        for label, value in rows:
-            grid.add_row(label, value)
-        self.update(grid)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        width = max(self.content_region.width, 12)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, (label, value) in enumerate(self.rows):
+            if index:
+                text.append("\n")
+            text.append(label, style="dim")
+            text.append(value.rjust(max(width - len(label), len(value) + 1)))
+        self.update(text)

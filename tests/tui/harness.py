@@ -26,11 +26,13 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float
 
 @pytest.fixture
 def fast_watchers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Watchers poll every 20 ms, so tests don't sit through the real 0.2 s."""
+    """Watchers poll every 20 ms and curves redraw at once, so tests don't sit through real pacing."""
     from screens.run_watcher import RunWatcher
+    from screens.train import TrainScreen
 
     monkeypatch.setattr(RunWatcher, "poll_s", 0.02)
     monkeypatch.setattr(RunWatcher, "status_every_s", 0.1)
+    monkeypatch.setattr(TrainScreen, "curves_every_s", 0.05)
 
 
 @pytest.fixture
@@ -51,3 +53,8 @@ async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 10.0):
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted, timeout,
                    what=f"the {kind.__name__}")
     return pilot.app.screen
+
+
+async def wait_for_first_screen(pilot: Pilot) -> None:
+    """The app has shown its first screen (so a test's own navigation isn't overtaken by it)."""
+    await wait_for(pilot, lambda: pilot.app.current_slot() is not None, what="the first screen")

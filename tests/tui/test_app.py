@@ -15,7 +15,7 @@ from screens.dialogs import QuitDialog
 from screens.runs import RunsScreen
 from screens.train import TrainScreen
 from tests.fakes import FakeRun, fake_config
-from tests.tui.harness import cancels, fast_watchers, wait_for, wait_for_screen  # noqa: F401 (fixtures)
+from tests.tui.harness import cancels, fast_watchers, wait_for, wait_for_first_screen, wait_for_screen  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("fast_watchers")
 
@@ -134,6 +134,7 @@ async def test_quit_while_a_run_is_going_asks_and_leaving_it_is_the_default(
     fake.started()
     app = WorkbenchApp(runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_first_screen(pilot)
         app.open_run(fake.run)
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen) and app.going_runs)
         await pilot.press("ctrl+q")
@@ -148,6 +149,7 @@ async def test_escape_in_the_quit_question_stays(runs_dir: Path, cancels: list) 
     fake.started()
     app = WorkbenchApp(runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_first_screen(pilot)
         app.open_run(fake.run)
         await wait_for(pilot, lambda: app.going_runs)
         await pilot.press("ctrl+q")

@@ -22,7 +22,7 @@ from tests.fakes import FakeRun, fake_config
 from tests.tui.harness import fast_watchers, wait_for  # noqa: F401 (fixtures)
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
-T0 = 1_796_000_000.0  # 2026-11-30 08:13 UTC
+T0 = 1_796_000_000.0  # 2026-11-30 00:53 UTC
 CLOCK = lambda: T0 + 3_600  # noqa: E731 (a frozen "now", an hour after the first run)
 
 pytestmark = pytest.mark.usefixtures("fast_watchers")
