@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from transformers import TrainerCallback
 
+from . import distributed
 from .events import EventWriter
 from .runstore import RunDir
 
@@ -38,6 +39,7 @@ class EventCallback(TrainerCallback):
         samples_per_step: int,
         main_metric: str,
         take_eval_details: Callable[[], Any],
+        save_every_s: float | None = None,
     ) -> None:
         self.writer = writer
         self.run = run
@@ -45,14 +47,17 @@ class EventCallback(TrainerCallback):
         self.samples_per_step = samples_per_step
         self.main_metric = main_metric
         self.take_eval_details = take_eval_details
+        self.save_every_s = save_every_s
+        self._last_save = time.monotonic()
         self.cancel_requested = False
         self.cancelled_at_step: int | None = None
         self.best: dict[str, Any] | None = None
+        self.last_validation: dict[str, Any] | None = None  # {step, metrics}: the same on every rank
         self._train_start = time.monotonic()
         self._last_log = (time.monotonic(), 0)
         self._seconds_per_step: float | None = None
         self._evaluated_in_window = False
-        self._oom_at = int(os.environ.get("TLWB_TEST_OOM_AT_STEP", "0") or 0)
+        self.faults = FaultHooks.from_environment()
 
     # -- progress -----------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
@@ -60,10 +65,15 @@ class EventCallback(TrainerCallback):
         self._last_log = (self._train_start, state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self._oom_at and state.global_step >= self._oom_at:
-            import torch
-
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated by TLWB_TEST_OOM_AT_STEP)")
+        self.faults.at_step_end(state.global_step, args.per_device_train_batch_size)
+        if distributed.world_size() > 1:  # every rank stops at the same step, or the others hang
+            distributed.crash_if_asked()
+            self.cancel_requested = distributed.any_rank(self.cancel_requested)
+        save_due = self.save_every_s is not None and time.monotonic() - self._last_save >= self.save_every_s
+        if distributed.world_size() > 1:  # ranks must agree, or one waits for the others forever
+            save_due = distributed.any_rank(save_due)
+        if save_due:
+            control.should_save = True
         if self.cancel_requested:
             self.cancelled_at_step = state.global_step
             control.should_save = True
@@ -125,14 +135,59 @@ class EventCallback(TrainerCallback):
         )
         if details.samples:
             self.writer.emit("samples", split=split, step=step, items=details.samples)
+        if split == "validation":
+            self.last_validation = {"step": step, "metrics": metrics}
         value = metrics.get(self.main_metric)
         if split == "validation" and value is not None and (self.best is None or value > self.best["value"]):
             self.best = {"name": self.main_metric, "value": round(float(value), 6), "step": step}
             self.run.write_status(best=self.best)
 
     def on_save(self, args, state, control, **kwargs):
+        self._last_save = time.monotonic()
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         self.writer.emit("checkpoint", step=state.global_step, path=path)
+
+
+class FaultHooks:
+    """Failures the tests inject into a real training process, set by environment variables.
+
+    - ``TLWB_TEST_OOM_AT_STEP=N``: from step N on, raise an out-of-memory error, but only while
+      the per-device batch is above ``TLWB_TEST_OOM_ABOVE_BATCH`` (default 0: always), as a real
+      OOM would stop once the batch is small enough.
+    - ``TLWB_TEST_KILL_AT_STEP=N``: SIGKILL this process at the end of step N (a crash with no
+      chance to write anything).
+    - ``TLWB_TEST_STEP_DELAY_S=S``: sleep S seconds after each step, so a test can act mid-run.
+    """
+
+    def __init__(self, oom_at_step: int = 0, oom_above_batch: int = 0, kill_at_step: int = 0, step_delay_s: float = 0.0) -> None:
+        self.oom_at_step = oom_at_step
+        self.oom_above_batch = oom_above_batch
+        self.kill_at_step = kill_at_step
+        self.step_delay_s = step_delay_s
+
+    @classmethod
+    def from_environment(cls) -> "FaultHooks":
+        def number(name: str, kind: type = int) -> Any:
+            return kind(os.environ.get(name, "0") or 0)
+
+        return cls(
+            oom_at_step=number("TLWB_TEST_OOM_AT_STEP"),
+            oom_above_batch=number("TLWB_TEST_OOM_ABOVE_BATCH"),
+            kill_at_step=number("TLWB_TEST_KILL_AT_STEP"),
+            step_delay_s=number("TLWB_TEST_STEP_DELAY_S", float),
+        )
+
+    def at_step_end(self, step: int, batch_size: int) -> None:
+        if self.oom_at_step and step >= self.oom_at_step and batch_size > self.oom_above_batch:
+            import torch
+
+            raise torch.OutOfMemoryError(f"CUDA out of memory at batch {batch_size} (simulated by TLWB_TEST_OOM_AT_STEP)")
+        if self.kill_at_step and step >= self.kill_at_step:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.step_delay_s:
+            time.sleep(self.step_delay_s)
 
 
 def _maybe_float(value: Any) -> float | None:

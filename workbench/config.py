@@ -105,8 +105,11 @@ class TrainingConfig(_Section):
     seed: int = Field(default=42, ge=0)
     eval_strategy: Literal["epoch", "steps", "no"] = "epoch"
     eval_steps: int | None = Field(default=None, gt=0)
-    logging_steps: int = Field(default=10, ge=1)
+    logging_steps: int | None = Field(default=None, ge=1, description="steps per progress event; auto when unset")
     save_steps: int | None = Field(default=None, gt=0, description="checkpoint interval in steps")
+    save_minutes: float = Field(
+        default=10, gt=0, description="without save_steps: checkpoint when this much training time has passed"
+    )
     save_total_limit: int = Field(default=2, ge=1)
     group_by_length: bool = Field(
         default=False, description="length-grouped batches: faster, but can hurt accuracy"

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import distributed
 from .callback import EventCallback
 from .config import RunConfig
 from .errors import WorkbenchError
@@ -24,8 +25,10 @@ from .models import (
     max_positions,
     resolve_model_source,
 )
-from .runstore import RunDir, process_start_time
+from .preflight import device_memory_bytes, estimate_training_memory
+from .runstore import RunDir
 from .tasks import get_task
+from .tracking import trainer_report_to
 
 
 def pick_device(requested: str) -> str:
@@ -92,15 +95,17 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     from transformers import Trainer, TrainingArguments, set_seed
 
     config: RunConfig = run.config()
-    writer = EventWriter(run.events_path)
+    writer = distributed.event_writer(run)
     started_at = time.time()
     status = run.read_status()
     run.write_status(
         state="running",
-        pid=os.getpid(),
-        pid_start=process_start_time(os.getpid()),
+        **distributed.process_record(),
         started_at=status.get("started_at") or started_at,
         ended_at=None,
+        kind=None,  # a resumed run sheds the failure it is resuming from
+        message=None,
+        hint=None,
     )
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
@@ -112,6 +117,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     set_seed(config.training.seed)
     device = pick_device(config.training.device)
     precision = pick_precision(config.training.precision, device)
+    distributed.check_devices(device)
     log(f"resolving model {config.model.name}")
     source = resolve_model_source(config.model)
     if config.model.trust_remote_code:
@@ -140,14 +146,17 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     base = load_base_model(getattr(transformers, task.auto_model), source, config.model, model_config)
     model = apply_method(base, config.method, task.peft_task_type)
     params = count_parameters(model)
-    atomic_write_json(run.path / "labels.json", {"names": labels, "values": prepared.columns.get("label_values", labels)})
+    if distributed.is_main_process():
+        atomic_write_json(run.path / "labels.json", {"names": labels, "values": prepared.columns.get("label_values", labels)})
 
     if config.training.group_by_length:
         log("training.group_by_length is on: faster, but it has collapsed small runs to the majority class; compare with it off", "warning")
 
     details = EvalDetails(task, labels, config.training.num_samples)
     details.raw = prepared.raw_validation
-    effective_batch = config.training.batch_size * config.training.gradient_accumulation_steps
+    effective_batch = config.training.batch_size * config.training.gradient_accumulation_steps * distributed.world_size()
+    total_steps = _total_steps(len(prepared.train), config)
+    save_steps = checkpoint_interval(config, total_steps)
     eval_strategy = config.training.eval_strategy
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
@@ -161,23 +170,29 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         warmup_steps=config.training.warmup_ratio,
         eval_strategy=eval_strategy,
         eval_steps=config.training.eval_steps,
-        save_strategy="steps" if config.training.save_steps else ("epoch" if eval_strategy == "epoch" else "no"),
-        save_steps=config.training.save_steps or 500,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
         save_total_limit=config.training.save_total_limit,
         logging_strategy="steps",
-        logging_steps=config.training.logging_steps,
+        logging_steps=config.training.logging_steps or auto_logging_steps(total_steps),
         seed=config.training.seed,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=device == "cpu",
-        report_to=config.training.report_to or "none",
+        ddp_backend=distributed.ddp_backend(device),
+        # Our heads return a per-device mean loss and ignore num_items_in_batch; left on, the
+        # Trainer multiplies that mean by the process count (2 ranks: loss and gradients doubled).
+        average_tokens_across_devices=False,
+        report_to=trainer_report_to(config.training.report_to, run.path),
+        run_name=run.id,
         disable_tqdm=True,
         train_sampling_strategy="group_by_length" if config.training.group_by_length else "random",
         dataloader_num_workers=0,
         remove_unused_columns=True,
     )
     callback = EventCallback(
-        writer, run, device=device, samples_per_step=effective_batch, main_metric=task.main_metric, take_eval_details=details.take
+        writer, run, device=device, samples_per_step=effective_batch, main_metric=task.main_metric,
+        take_eval_details=details.take, save_every_s=None if save_steps else config.training.save_minutes * 60,
     )
     trainer = Trainer(
         model=model,
@@ -190,7 +205,10 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         callbacks=[callback],
     )
     _install_sigterm(callback)
-    total_steps = _total_steps(trainer, config)
+    checkpoint = run.latest_checkpoint() if resume else None
+    if resume:
+        callback.best = status.get("best")
+        log(f"resuming from {checkpoint.name}" if checkpoint else "no checkpoint to resume from: starting from step 0")
     writer.emit(
         "started",
         device=describe_device(device),
@@ -210,9 +228,15 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         columns={k: v for k, v in prepared.columns.items() if k != "label_values"},
         total_steps=total_steps,
         effective_batch_size=effective_batch,
+        batch_size=config.training.batch_size,
+        gradient_accumulation_steps=config.training.gradient_accumulation_steps,
+        save_steps=save_steps,
         resumed=resume,
+        resumed_from_step=checkpoint_step(checkpoint),
+        auto_batch=status.get("auto_batch", []),
+        memory_estimate_bytes=estimate_training_memory(model_config, params, config.training, precision),
+        device_memory_bytes=device_memory_bytes(device),
     )
-    checkpoint = run.latest_checkpoint() if resume else None
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if callback.cancel_requested:
@@ -223,12 +247,12 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         return
 
     final: dict[str, Any] = {}
-    if eval_strategy == "no" or not _evaluated_at(run, trainer.state.global_step):
+    last = callback.last_validation  # not read from events.jsonl: every rank must decide alike
+    if eval_strategy == "no" or last is None or last["step"] != trainer.state.global_step:
         details.raw = prepared.raw_validation
         result = trainer.evaluate(prepared.validation)
         final.update({k.removeprefix("eval_"): v for k, v in result.items()})
     else:
-        last = [e for e in run.events() if e["type"] == "eval"][-1]
         final.update(last["metrics"])
     if prepared.test is not None:
         details.raw = prepared.raw_test
@@ -238,6 +262,8 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         if test_details is not None:
             callback.emit_eval(test_details, step=trainer.state.global_step, epoch=trainer.state.epoch, loss=test_output.metrics.get("test_loss"), split="test")
             final.update({f"test_{k}": v for k, v in test_details.metrics.items()})
+    if not distributed.is_main_process():
+        return  # rank 0 saves the model and ends the run
     output = save_trained(trainer, tokenizer, run, config.method.kind)
     duration = time.time() - started_at
     writer.emit(
@@ -253,18 +279,30 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     run.write_status(state="finished", ended_at=time.time(), best=callback.best or run.read_status().get("best"))
 
 
-def _evaluated_at(run: RunDir, step: int) -> bool:
-    return any(e["type"] == "eval" and e.get("step") == step and e.get("split", "validation") == "validation" for e in run.events())
-
-
-def _total_steps(trainer: Any, config: RunConfig) -> int:
+def _total_steps(train_size: int, config: RunConfig) -> int:
     import math
 
     if config.training.max_steps:
         return config.training.max_steps
-    batches = math.ceil(len(trainer.train_dataset) / config.training.batch_size)
+    batches = math.ceil(train_size / (config.training.batch_size * distributed.world_size()))
     per_epoch = max(1, batches // config.training.gradient_accumulation_steps)
     return math.ceil(per_epoch * config.training.epochs)
+
+
+def checkpoint_interval(config: RunConfig, total_steps: int) -> int | None:
+    """Steps between checkpoints when `training.save_steps` is set; None means time-based
+    checkpoints (every `training.save_minutes` of training, see EventCallback), so short runs
+    don't pay for saving optimizer state and long runs lose at most a few minutes to a crash."""
+    return config.training.save_steps
+
+
+def auto_logging_steps(total_steps: int) -> int:
+    """About 60 progress events per run (smooth curves), never fewer than one per 25 steps."""
+    return max(1, min(25, total_steps // 60))
+
+
+def checkpoint_step(checkpoint: Path | None) -> int | None:
+    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else None
 
 
 def _install_sigterm(callback: Any) -> None:
@@ -280,9 +318,17 @@ def save_trained(trainer: Any, tokenizer: Any, run: RunDir, method: str) -> Path
     target = run.adapter_dir if method == "lora" else run.model_dir
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    trainer.model.save_pretrained(str(staging))
-    tokenizer.save_pretrained(str(staging))
-    (staging / ".complete").write_text(json.dumps({"saved_at": time.time()}))
+    try:
+        trainer.model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        if os.environ.get("TLWB_TEST_DISK_FULL"):  # test hook: the disk fills up mid-save
+            import errno
+
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staging / "model.safetensors"))
+        (staging / ".complete").write_text(json.dumps({"saved_at": time.time()}))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
     return target
