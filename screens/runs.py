@@ -75,7 +75,8 @@ def describe_run(summary: RunSummary) -> Text:
     else:
         text.append(summary.state)
     best = f"best {summary.best_metric} {humanize.number(summary.best_value)} · " if summary.best_metric else ""
-    text.append(f"\n  {best}{humanize.short_model(summary.model)} · {summary.method} · {summary.data}", style="dim")
+    text.append(f"\n  {best}{summary.task} · {humanize.short_model(summary.model)} · {summary.method} · {summary.data}",
+                style="dim")
     return text
 
 

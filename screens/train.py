@@ -117,11 +117,11 @@ class TrainScreen(WorkbenchScreen):
 
     def _show_progress(self, watcher: RunWatcher) -> None:
         progress = self.query_one(TrainProgress)
-        if watcher.started is not None:
-            progress.show_total(watcher.started.get("total_steps") or 0)
+        epochs = watcher.config.training.epochs if watcher.config and not watcher.config.training.max_steps else None
         if watcher.latest_step is not None:
-            epochs = watcher.config.training.epochs if watcher.config and not watcher.config.training.max_steps else None
             progress.show_step(watcher.latest_step, epochs)
+        elif watcher.started is not None:  # training begins: nothing logged yet
+            progress.show_step({"step": 0, "epoch": 0.0, "total_steps": watcher.started.get("total_steps")}, epochs)
         if watcher.ended is not None:
             progress.show_end(watcher.state, watcher.ended, watcher.latest_step)
         elif self._cancel_requested:

@@ -7,6 +7,7 @@ never carries meaning alone).
 from __future__ import annotations
 
 from collections import deque
+from pathlib import PurePath
 from typing import Any
 
 from rich.text import Text
@@ -49,8 +50,10 @@ def describe(event: dict[str, Any]) -> list[Text]:
             lines.append(Text(f"  hint: {event['hint']}", style="red"))
         return lines
     if kind == "cancelled":
-        checkpoint = event.get("checkpoint") or "none"
-        return [Text(f"cancelled at step {event.get('step')}; checkpoint: {checkpoint}", style="yellow")]
+        if not event.get("checkpoint"):
+            return [Text(f"cancelled at step {event.get('step')}; no checkpoint was saved", style="yellow")]
+        checkpoint = PurePath(event["checkpoint"]).name
+        return [Text(f"cancelled at step {event.get('step')}; {checkpoint} saved, `tlwb resume` continues it", style="yellow")]
     return []
 
 

@@ -31,9 +31,10 @@ class TrainProgress(Horizontal):
         return self.query_one(ProgressBar)
 
     def show_waiting(self, what: str) -> None:
-        """Before the first step: an indeterminate bar and what the run is doing."""
+        """What the run is doing while no step moves it on (loading, cancelling)."""
         self.query_one("#progress-epoch", Static).update(Text(what, style="italic"))
-        self.query_one("#progress-steps", Static).update("")
+        if self.bar.total is None:
+            self.query_one("#progress-steps", Static).update("")
 
     def show_step(self, step: dict[str, Any], epochs: float | None) -> None:
         total = step.get("total_steps") or None
@@ -43,12 +44,6 @@ class TrainProgress(Horizontal):
         steps = f"{step.get('step', 0):,}/{total:,} steps" if total else f"step {step.get('step', 0):,}"
         eta = step.get("eta_s")
         self.query_one("#progress-steps", Static).update(f"{steps} · ETA {humanize.duration(eta)}" if eta is not None else steps)
-
-    def show_total(self, total_steps: int) -> None:
-        """The `started` event names the total before the first step is logged."""
-        if self.bar.total is None:
-            self.bar.update(total=total_steps, progress=0)
-            self.query_one("#progress-steps", Static).update(f"0/{total_steps:,} steps")
 
     def show_end(self, state: str, event: dict[str, Any], last_step: dict[str, Any] | None) -> None:
         """The final line: how the run ended, and how far it got."""

@@ -13,7 +13,10 @@ from workbench.runstore import ACTIVE_STATES, RunSummary
 
 from .state import state_text
 
-COLUMNS = ("started", "task", "model", "data", "method", "state", "best", "time")
+#: Columns, and how wide model and data names may be, for a narrow (80-column) and a wide table.
+NARROW = (("started", "model", "data", "method", "state", "best", "time"), 14, 10)
+WIDE = (("started", "task", "model", "data", "method", "state", "best", "time"), 28, 24)
+WIDE_FROM = 100
 TASK_SHORT = {"text-classification": "cls", "token-classification": "ner"}
 MARK = "●"
 
@@ -33,18 +36,19 @@ def duration_of(summary: RunSummary, now: float) -> float | None:
     return summary.duration_s
 
 
-def row_cells(summary: RunSummary, marked: bool, now: float) -> list[Any]:
-    started = Text.assemble((f"{MARK if marked else ' '} ", "bold magenta"), humanize.timestamp(summary.started_at))
-    return [
-        started,
-        TASK_SHORT.get(summary.task, summary.task),
-        _clip(humanize.short_model(summary.model), 14),
-        _clip(humanize.short_data(summary.data), 12) if summary.data != "?" else "?",
-        summary.method,
-        state_text(summary.state, progress_of(summary)),
-        Text(humanize.number(summary.best_value), justify="right"),
-        Text(humanize.duration(duration_of(summary, now)), justify="right"),
-    ]
+def row_cells(summary: RunSummary, marked: bool, now: float, wide: bool = False) -> list[Any]:
+    columns, model_width, data_width = WIDE if wide else NARROW
+    cells = {
+        "started": Text.assemble((f"{MARK if marked else ' '} ", "bold magenta"), humanize.timestamp(summary.started_at)),
+        "task": TASK_SHORT.get(summary.task, summary.task),
+        "model": _clip(humanize.short_model(summary.model), model_width),
+        "data": _clip(humanize.short_data(summary.data), data_width) if summary.data != "?" else "?",
+        "method": summary.method,
+        "state": state_text(summary.state, progress_of(summary)),
+        "best": Text(humanize.number(summary.best_value), justify="right"),
+        "time": Text(humanize.duration(duration_of(summary, now)), justify="right"),
+    }
+    return [cells[column] for column in columns]
 
 
 def _clip(value: str, width: int) -> str:
@@ -54,7 +58,8 @@ def _clip(value: str, width: int) -> str:
 class RunTable(DataTable):
     """Row keys are run ids; `show` diffs against what is on screen and keeps the cursor's run.
 
-    The first cell carries the compare mark (`●`) before the start time.
+    The first cell carries the compare mark (`●`) before the start time. Below 100 columns the
+    task column goes (the line under the table names it) and names are clipped shorter.
     """
 
     BINDINGS = [Binding("enter", "select_cursor", "Open")]
@@ -62,10 +67,16 @@ class RunTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self._shown: dict[str, list[Any]] = {}
+        self._wide: bool | None = None
+        self._last: tuple[Sequence[RunSummary], Callable[[str], bool], float] | None = None
 
-    def on_mount(self) -> None:
-        for column in COLUMNS:
-            self.add_column(column, key=column)
+    @property
+    def columns_shown(self) -> tuple[str, ...]:
+        return (WIDE if self._wide else NARROW)[0]
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
 
     @property
     def current_id(self) -> str | None:
@@ -74,12 +85,20 @@ class RunTable(DataTable):
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
     def show(self, summaries: Sequence[RunSummary], marked: Callable[[str], bool], now: float) -> None:
-        rows = {s.id: row_cells(s, marked(s.id), now) for s in summaries}
+        self._last = (summaries, marked, now)
+        wide = self.app.size.width >= WIDE_FROM
+        if wide != self._wide:
+            self._wide = wide
+            self.clear(columns=True)
+            self._shown = {}
+            for column in self.columns_shown:
+                self.add_column(column, key=column)
+        rows = {s.id: row_cells(s, marked(s.id), now, wide) for s in summaries}
         if list(rows) != list(self._shown):
             self._rebuild(rows)
             return
         for run_id, cells in rows.items():
-            for column, (old, new) in zip(COLUMNS, zip(self._shown[run_id], cells)):
+            for column, old, new in zip(self.columns_shown, self._shown[run_id], cells):
                 if _plain(old) != _plain(new) or _style(old) != _style(new):
                     self.update_cell(run_id, column, new)
         self._shown = rows
