@@ -244,6 +244,8 @@ class WorkbenchApp(App[None]):
         if self.current_run is not None:
             yield SystemCommand("Train", f"Live progress of {self.current_run.id} (ctrl+g)", self.action_show_train)
             yield SystemCommand("Results", f"Metrics and predictions of {self.current_run.id} (ctrl+e)", self.action_show_results)
+        if hasattr(screen, "action_cancel_run") and screen.check_action("cancel_run", ()):
+            yield SystemCommand("Cancel run", f"Stop {screen.run.id}, saving a checkpoint (ctrl+x)", screen.action_cancel_run)
         for summary in self.known_runs[:50]:
             run = RunDir(summary.path)
             yield SystemCommand(f"Open run {summary.id}", f"{summary.state} · {summary.model} · {summary.method}",

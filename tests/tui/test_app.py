@@ -76,15 +76,18 @@ async def test_the_key_for_the_current_screen_is_hidden(runs_dir: Path) -> None:
 
 async def test_command_palette_offers_every_screen_and_each_run(runs_dir: Path) -> None:
     fake = FakeRun(runs_dir)
-    fake.finish()
+    fake.started()
     app = WorkbenchApp(runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.known_runs, what="the first scan")
         app.show_train(fake.run)
         await wait_for_screen(pilot, TrainScreen)
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for title in ("Setup", "Runs", "Train", "Results", f"Open run {fake.run.id}", "Quit"):
+        for title in ("Setup", "Runs", "Train", "Results", f"Open run {fake.run.id}", "Cancel run", "Quit"):
             assert title in titles
+        fake.finish()
+        await wait_for(pilot, lambda: app.run_badge.state == "finished")
+        assert "Cancel run" not in [command.title for command in app.get_system_commands(app.screen)]
 
 
 async def test_a_core_error_in_a_worker_becomes_a_one_line_notification(tmp_path: Path) -> None:
