@@ -8,6 +8,7 @@ that is not in the declared encoding (we name the likely one), a wrong delimiter
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -164,6 +165,11 @@ def load_local(path: Path, data: DataConfig, task: str):
         raise DataError(
             f"{path.name} has a single column '{dataset.column_names[0][:40]}': the delimiter was not recognised",
             "set data.delimiter (e.g. \";\" or \"\\t\") or data.format",
+        )
+    if len(dataset.column_names) == 1 and (sniffed := sniff_delimiter(path, encoding, fmt)) != data.delimiter:
+        raise DataError(
+            f"data.delimiter {data.delimiter!r} leaves {path.name} in a single column; the file seems to use {sniffed!r}",
+            f"set data.delimiter = {json.dumps(sniffed)}, or remove it to detect the delimiter",
         )
     return dataset
 

@@ -175,14 +175,18 @@ def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_conf
     except ValueError as err:
         text = str(err).splitlines()[0]
         if "Unrecognized configuration class" in text:
-            kind = auto_class.__name__.removeprefix("AutoModelFor")
-            raise ModelError(
-                f"{model_config.model_type} models have no {kind} head class in transformers",
-                "choose an encoder such as BERT, RoBERTa, DeBERTa or DistilBERT",
-            ) from None
+            raise no_head_class(auto_class, model_config.model_type) from None
         raise ModelError(f"can't load {source}: {text}", "check model.name") from None
     except OSError as err:
         raise _hub_error(source, err) from None
+
+
+def no_head_class(auto_class: Any, model_type: str) -> ModelError:
+    kind = auto_class.__name__.removeprefix("AutoModelFor")
+    return ModelError(
+        f"{model_type} models have no {kind} head class in transformers",
+        "choose an encoder such as BERT, RoBERTa, DeBERTa or DistilBERT",
+    )
 
 
 def apply_method(model: Any, method: MethodConfig, peft_task_type: str):
@@ -267,6 +271,8 @@ def inspect_model(model: ModelConfig, method: MethodConfig, auto_class_name: str
         with torch.device("meta"):
             built = auto_class.from_config(model_config, trust_remote_code=model.trust_remote_code)
     except ValueError as err:
+        if "Unrecognized configuration class" in str(err):
+            raise no_head_class(auto_class, model_config.model_type) from None
         raise ModelError(f"{model_config.model_type} can't be used for this task: {str(err).splitlines()[0][:100]}", "choose another model") from None
     built = apply_method(built, method, peft_task_type)
     architectures = getattr(model_config, "architectures", None) or [type(built).__name__]

@@ -46,24 +46,52 @@ class PreflightReport:
 
 
 def preflight(config: RunConfig, runs_dir: Path) -> PreflightReport:
-    """Check a run before launching it; never raises for a problem the user can fix."""
+    """Check a run before launching it; never raises for a problem the user can fix.
+
+    Loader progress bars and library warnings are silenced (in the TUI they would scribble over
+    the screen; in the CLI they would bury the one-line answers).
+    """
+    import warnings
+
+    _quiet_loaders()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _preflight(config, Path(runs_dir))
+
+
+def _quiet_loaders() -> None:
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _preflight(config: RunConfig, runs_dir: Path) -> PreflightReport:
     report = PreflightReport()
     model = _check(report, "model", lambda: _check_model(config, report))
     if model is not None:
         _check(report, "max_length", lambda: _check_max_length(config, model))
     _check(report, "data", lambda: _check_data(config, report))
-    _check(report, "runs directory", lambda: _check_runs_dir(Path(runs_dir), config, model, report))
+    _check(report, "runs directory", lambda: _check_runs_dir(runs_dir, config, model, report))
     if model is not None:
         _check(report, "memory", lambda: _check_memory(config, model, report))
-    if config.model.trust_remote_code:
-        report.warnings.append(
-            WorkbenchError(
-                f"trust_remote_code is on: code from {config.model.name} will run on this machine",
-                "turn it off unless you trust that repository",
-                kind="remote_code",
-            )
-        )
+    remote_code = remote_code_warning(config)
+    if remote_code is not None:
+        report.warnings.append(remote_code)
     return report
+
+
+def remote_code_warning(config: RunConfig) -> WorkbenchError | None:
+    """The warning, naming the model, that a preset turned `trust_remote_code` on."""
+    if not config.model.trust_remote_code:
+        return None
+    return WorkbenchError(
+        f"trust_remote_code is on: code from {config.model.name} will run on this machine",
+        "turn it off unless you trust that repository",
+        kind="remote_code",
+    )
 
 
 @dataclass
@@ -107,6 +135,10 @@ def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
         info = inspect_model(config.model, config.method, task.auto_model, task.peft_task_type)
     except WorkbenchError as err:
         problems.append(err)
+    try:
+        check_pickled_weights(source)
+    except WorkbenchError as err:
+        problems.append(err)
     if problems:
         report.errors.extend(problems[1:])
         raise problems[0]
@@ -114,6 +146,28 @@ def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
         model_source=source, params_total=info.params.total, params_trainable=info.params.trainable, max_positions=info.max_positions
     )
     return _Model(model_config, tokenizer, info)
+
+
+def check_pickled_weights(source: str) -> None:
+    """A local model with only pickled weights (`*.bin`, no safetensors): refuse it if the pickle
+    names anything but tensors. Reads the pickle's opcodes, never its tensors or its code."""
+    from .errors import ModelError
+
+    folder = Path(source)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    from torch.serialization import get_unsafe_globals_in_checkpoint
+
+    for weights in sorted(folder.glob("*.bin")):
+        try:
+            unsafe = get_unsafe_globals_in_checkpoint(str(weights))
+        except Exception:  # not a torch checkpoint at all: loading will say so
+            continue
+        if unsafe:
+            raise ModelError(
+                f"{weights.name} in {folder} holds code, not just tensors ({', '.join(unsafe[:3])}); tlwb won't load it",
+                "use a copy of the model saved as safetensors (save_pretrained writes model.safetensors)",
+            )
 
 
 def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
@@ -155,6 +209,8 @@ def _check_data(config: RunConfig, report: PreflightReport) -> None:
 
 def _check_runs_dir(runs_dir: Path, config: RunConfig, model: _Model | None, report: PreflightReport) -> None:
     existing = _nearest_existing(runs_dir)
+    if existing == runs_dir.expanduser().absolute() and not existing.is_dir():
+        raise RunError(f"runs directory {runs_dir} is a file, not a directory", "choose another with --runs-dir")
     if not existing.is_dir():
         raise RunError(f"runs directory {runs_dir} can't be created: {existing} is not a directory", "choose another with --runs-dir")
     if not _can_write_in(existing):

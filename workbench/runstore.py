@@ -20,6 +20,8 @@ from .fsutil import atomic_write_json
 
 STATES = ("starting", "running", "finished", "failed", "cancelled")
 ACTIVE_STATES = frozenset({"starting", "running"})
+#: How long a run may sit in `starting` with no process recorded before it counts as vanished.
+LAUNCH_GRACE_S = 30
 
 
 def default_runs_dir() -> Path:
@@ -109,8 +111,9 @@ class RunDir:
         """The status with liveness checked: a vanished process means `failed`."""
         status = self.read_status()
         if status.get("state") in ACTIVE_STATES and not process_alive(status.get("pid"), status.get("pid_start")):
-            # The launcher writes `starting` before the child records itself; give it a moment.
-            if status.get("state") == "starting" and time.time() - status.get("updated_at", 0) < 30:
+            # `starting` without a pid: the launcher is between creating the run and spawning its
+            # process; give it a moment. Once a pid is recorded, a dead pid means a dead run.
+            if status.get("state") == "starting" and not status.get("pid") and time.time() - status.get("updated_at", 0) < LAUNCH_GRACE_S:
                 return status
             last = self.last_event_time() or status.get("updated_at")
             when = dt.datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M:%S") if last else "unknown"
