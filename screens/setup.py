@@ -38,6 +38,8 @@ from .widgets.model_info import ModelInfo
 from .widgets.status_text import error_text
 from .widgets.suggesters import SourceSuggester
 
+#: First rows of the data shown in the preview table.
+PREVIEW_ROWS = 20
 #: Quiet time after a keystroke before a slow preview starts.
 DEBOUNCE_S = 0.4
 
@@ -123,6 +125,7 @@ class SetupScreen(WorkbenchScreen):
         self.data_error: WorkbenchError | None = None
         self._model_key = ""
         self._data_key = ""
+        self._data_pending = False
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -220,8 +223,8 @@ class SetupScreen(WorkbenchScreen):
             return
         self.show_status(None)
         self._update_lora_fields(config)
-        self._request_model_preview(config, data)
         self._request_data_preview(config, data)
+        self._request_model_preview(config, data)
         self._refresh_estimate(config)
 
     def _method_changed(self, method: str) -> None:
@@ -264,13 +267,16 @@ class SetupScreen(WorkbenchScreen):
 
     # -- model inspection -----------------------------------------------------------------------
     def _request_model_preview(self, config: RunConfig, data: dict[str, Any]) -> None:
+        """Inspect the model once the data preview has said how many labels the head needs."""
         num_labels = self.data_preview.num_labels if self.data_preview else 2
         key = _key(data, MODEL_KEYS) + f"|{num_labels}"
         if key == self._model_key:
             return
-        self._model_key = key
         self.model_preview, self.model_error = None, None
         self.query_one(ModelInfo).show_loading(f"inspecting {config.model.name}…")
+        if self._data_pending:
+            return  # the data preview's arrival calls this again, with the label count
+        self._model_key = key
         self.inspect_model(config, key, num_labels)
 
     @work(exclusive=True, group="model-preview", exit_on_error=False)
@@ -310,7 +316,8 @@ class SetupScreen(WorkbenchScreen):
             return
         self._data_key = key
         self.data_preview, self.data_error = None, None
-        if not config.data.train.strip():
+        self._data_pending = bool(config.data.train.strip())
+        if not self._data_pending:
             self.query_one(LabelDistribution).show("")
             self.query_one("#data-sizes", Static).update("choose a data file or a hub dataset id")
             return
@@ -319,11 +326,12 @@ class SetupScreen(WorkbenchScreen):
 
     @work(exclusive=True, group="data-preview", exit_on_error=False)
     async def load_data_preview(self, config: RunConfig, key: str) -> None:
-        self.post_message(self.DataPreviewed(key, *await _quietly_in_thread("data.train", preview_data, config)))
+        self.post_message(self.DataPreviewed(key, *await _quietly_in_thread("data.train", preview_data, config, PREVIEW_ROWS)))
 
     def on_setup_screen_data_previewed(self, message: DataPreviewed) -> None:
         if message.key != self._data_key:
             return
+        self._data_pending = False
         self.data_preview, self.data_error = message.preview, message.error
         distribution = self.query_one(LabelDistribution)
         sizes = self.query_one("#data-sizes", Static)
@@ -332,6 +340,7 @@ class SetupScreen(WorkbenchScreen):
             distribution.show_error(message.error)
             sizes.update("")
             table.clear(columns=True)
+            self.form_changed()  # the model preview was waiting for this one
             return
         preview = message.preview
         assert preview is not None

@@ -56,14 +56,16 @@ class PreviewTable(DataTable):
         roles = {preview.text_column: "words" if token_task else "text", preview.text_pair_column: "pair",
                  preview.label_column: "tags" if token_task else "label"}
         shown = list(preview.rows[0]) if preview.rows else preview.columns
-        for column in shown:
+        cells = [[_cut(row.get(column, "")) for column in shown] for row in preview.rows]
+        for index, column in enumerate(shown):
             role = roles.get(column)
             label = Text(column, style="bold")
             if role:
                 label.append(f" ({role})", style="dim")
-            self.add_column(label, key=column)
-        for row in preview.rows:
-            self.add_row(*(_cut(row.get(column, "")) for column in shown))
+            width = max([len(label)] + [len(row[index]) for row in cells])  # fixed: no re-measuring later
+            self.add_column(label, key=column, width=width)
+        for row in cells:
+            self.add_row(*row)
 
 
 def _cut(text: str) -> str:

@@ -120,7 +120,7 @@ async def test_previews_describe_the_model_and_the_data(runs_dir: Path, tiny_pre
         assert screen.query_one("#data-label_column", ConfigSelect).raw == "label"
         distribution = shown(screen.query_one(LabelDistribution))
         assert "negative" in distribution and "40 · 50%" in distribution
-        assert screen.query_one(PreviewTable).row_count == 8
+        assert screen.query_one(PreviewTable).row_count == 20
 
 
 async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path, tiny_preset: Path) -> None:
