@@ -74,13 +74,14 @@ def train(
     overrides: SetOption = None,
     runs_dir: RunsDirOption = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start the run and return at once.")] = False,
+    nproc: Annotated[Optional[int], typer.Option("--nproc", min=1, help="Train on N processes (GPUs) with torchrun; sets training.nproc.", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fine-tune a model as a preset describes; prints where the run went and its metrics."""
     from .presets import load_config
     from .runner import launch
 
-    config = load_config(preset, overrides or [])
+    config = load_config(preset, [*(overrides or []), *([f"training.nproc={nproc}"] if nproc else [])])
     _warn_about(config)
     run, process = launch(config, _runs_dir(runs_dir))
     if detach:

@@ -24,6 +24,12 @@ from .runstore import ACTIVE_STATES, RunDir, new_run_dir, process_start_time
 
 
 def training_command(run: RunDir, *, resume: bool = False) -> list[str]:
+    """One training process, or with `training.nproc > 1` the torchrun launcher (see distributed.py)."""
+    nproc = run.config().training.nproc
+    if nproc > 1:
+        from .distributed import launcher_command
+
+        return launcher_command(run.path, nproc, resume=resume)
     command = [sys.executable, "-m", "workbench.train", str(run.path)]
     return command + (["--resume"] if resume else [])
 

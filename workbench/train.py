@@ -12,6 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
+from . import distributed
 from .errors import WorkbenchError
 from .events import EventWriter
 from .runstore import RunDir
@@ -34,6 +35,12 @@ def oom_hint(run: RunDir) -> str:
 
 
 def fail(run: RunDir, kind: str, message: str, hint: str) -> None:
+    """End the run as failed; in a multi-process run each rank records its failure instead and the
+    launcher reports the first one (see `workbench.distributed`)."""
+    if distributed.world_size() > 1:
+        distributed.record_rank_failure(run, kind, message, hint)
+        if distributed.launched_by_workbench() or not distributed.is_main_process():
+            return
     writer = EventWriter(run.events_path)
     writer.emit("failed", kind=kind, message=message, hint=hint)
     writer.close()
@@ -47,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(paths) != 1:
         print("usage: python -m workbench.train RUN_DIR [--resume]", file=sys.stderr)
         return 2
-    run = RunDir(Path(paths[0]))
+    run = distributed.rank_view(RunDir(Path(paths[0])))
     try:
         import torch
 
