@@ -210,7 +210,8 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     directory = _runs_dir(runs_dir)
     summaries = [summarize(run) for run in list_runs(directory)]
     if as_json:
-        print(json.dumps([asdict(s) for s in summaries], default=str))
+        models = {run.id: run.trained_model_dir() for run in list_runs(directory)}
+        print(json.dumps([{**asdict(s), "model_dir": models.get(s.id)} for s in summaries], default=str))
         return
     if not summaries:
         console.print(f"no runs in {directory} yet — start one with: tlwb train presets/quickstart.toml")
@@ -223,25 +224,49 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def show(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     """Everything about one run: config, status, last metrics."""
-    target = _resolve(run, runs_dir)
-    events = target.events()
-    evals = [e for e in events if e["type"] == "eval"]
-    payload = {
-        "id": target.id,
-        "path": str(target.path),
-        "status": target.status(),
-        "config": target.config().model_dump(mode="json"),
-        "started": next((e for e in events if e["type"] == "started"), None),
-        "evals": [{k: e[k] for k in ("split", "step", "epoch", "metrics") if k in e} for e in evals],
-        "final": next((e for e in reversed(events) if e["type"] in {"finished", "failed", "cancelled"}), None),
-        "model_dir": str(target.trained_model_dir()) if target.trained_model_dir() else None,
-    }
+    from .runinfo import run_details
+
+    payload = run_details(_resolve(run, runs_dir))
     if as_json:
         print(json.dumps(payload, default=str))
         return
     from .report import show_run
 
     show_run(console, payload)
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="Run id or directory.")],
+    out_dir: Annotated[Optional[Path], typer.Argument(help="Folder to write (created; must be empty unless --force).", show_default=False)] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="LoRA runs: fold the adapter into the base weights.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty OUT_DIR.")] = False,
+    push_to_hub: Annotated[Optional[str], typer.Option("--push-to-hub", metavar="REPO", help="Also upload to this Hub repo (user/name).", show_default=False)] = None,
+    private: Annotated[bool, typer.Option("--private", help="With --push-to-hub: create the repo private.")] = False,
+    runs_dir: RunsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a run's model for use without tlwb: transformers pipeline / peft formats and a model card."""
+    from .export import export_and_push, export_run
+
+    target = _resolve(run, runs_dir)
+    if push_to_hub:
+        result = export_and_push(target, push_to_hub, out_dir=out_dir, merge=merge, force=force, private=private)
+    elif out_dir is None:
+        raise WorkbenchError("no OUT_DIR to export to", f"give a folder: tlwb export {run} ./my-model (or --push-to-hub user/name)")
+    else:
+        result = export_run(target, out_dir, merge=merge, force=force)
+    if as_json:
+        print(json.dumps({**result.__dict__, "out_dir": str(result.out_dir) if out_dir or not push_to_hub else None}, default=str))
+        return
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {note}")
+    if out_dir is not None:
+        console.print(f"exported {target.id} ({result.kind}) → {result.out_dir}")
+    if result.url:
+        console.print(f"pushed to {result.url}")
+    if result.kind == "adapter":
+        console.print("load it with peft (see README.md there), or export with --merge for a plain transformers model")
 
 
 @app.command()
