@@ -74,6 +74,7 @@ def train(
     overrides: SetOption = None,
     runs_dir: RunsDirOption = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start the run and return at once.")] = False,
+    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Launch without checking model, data and disk first.")] = False,
     nproc: Annotated[Optional[int], typer.Option("--nproc", min=1, help="Train on N processes (GPUs) with torchrun; sets training.nproc.", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -83,17 +84,65 @@ def train(
 
     config = load_config(preset, [*(overrides or []), *([f"training.nproc={nproc}"] if nproc else [])])
     _warn_about(config)
+    if not no_preflight:
+        _preflight_or_exit(config, _runs_dir(runs_dir))
     run, process = launch(config, _runs_dir(runs_dir))
+    _report_launch(run, process, detach=detach, as_json=as_json, background=f"started [bold]{run.id}[/]", foreground=f"run [bold]{run.id}[/]")
+
+
+def _report_launch(run: Any, process: Any, *, detach: bool, as_json: bool, background: str, foreground: str, start_offset: int = 0) -> None:
+    """Say where a launched run went; then return at once (`--detach`) or follow it to its end."""
     if detach:
         if as_json:
             print(json.dumps({"run_id": run.id, "path": str(run.path), "pid": process.pid}))
         else:
-            console.print(f"started [bold]{run.id}[/] in the background (pid {process.pid})")
+            console.print(f"{background} in the background (pid {process.pid})")
             console.print(f"follow it with: tlwb attach {run.id}")
         return
     if not as_json:
-        console.print(f"run [bold]{run.id}[/] → {run.path}")
-    _follow_to_end(run, process=process, quiet=as_json)
+        console.print(f"{foreground} → {run.path}")
+    _follow_to_end(run, process=process, quiet=as_json, start_offset=start_offset)
+
+
+def _preflight_or_exit(config: Any, runs_dir: Path) -> None:
+    """Run pre-flight; print every problem one line each (with its hint) and exit 2 on errors."""
+    from .preflight import preflight
+
+    report = preflight(config, runs_dir)
+    for warning in report.warnings:
+        if warning.kind != "remote_code":  # `_warn_about` has said it already
+            _print_problem("warning", "yellow", warning)
+    for error in report.errors:
+        _print_problem("error", "bold red", error)
+    if report.errors:
+        raise typer.Exit(2)
+
+
+def _print_problem(label: str, style: str, problem: WorkbenchError) -> None:
+    from rich.markup import escape
+
+    err_console.print(f"[{style}]{label}:[/] {escape(problem.message)}", soft_wrap=True)
+    if problem.hint:
+        err_console.print(f"  [dim]hint:[/] {escape(problem.hint)}", soft_wrap=True)
+
+
+@app.command()
+def resume(
+    run: Annotated[str, typer.Argument(help="Run id or directory.")],
+    runs_dir: RunsDirOption = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Resume in the background and return at once.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Continue a failed or cancelled run from its last checkpoint, in the same run directory."""
+    from .runner import resume as resume_run
+
+    target = _resolve(run, runs_dir)
+    offset = target.events_path.stat().st_size if target.events_path.exists() else 0
+    process = resume_run(target)
+    checkpoint = target.latest_checkpoint()
+    origin = f"from {checkpoint.name if checkpoint else '?'}"
+    _report_launch(target, process, detach=detach, as_json=as_json, start_offset=offset,
+                   background=f"resumed [bold]{target.id}[/] {origin}", foreground=f"resuming [bold]{target.id}[/] {origin}")
 
 
 @app.command()
@@ -116,7 +165,7 @@ def cancel(run: Annotated[str, typer.Argument(help="Run id or directory.")], run
     console.print(f"asked {target.id} to stop; it will save a checkpoint first")
 
 
-def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach_on_interrupt: bool = False) -> None:
+def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach_on_interrupt: bool = False, start_offset: int = 0) -> None:
     from .runner import cancel as cancel_run
     from .runner import follow
     from .progress import ConsoleProgress
@@ -124,7 +173,7 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
     printer = ConsoleProgress(console, quiet=quiet)
     last: dict = {}
     try:
-        for event in follow(run, process=process):
+        for event in follow(run, process=process, start_offset=start_offset):
             printer.handle(event)
             last = event
     except KeyboardInterrupt:
@@ -133,7 +182,8 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
             return
         console.print("\ncancelling: saving a checkpoint…")
         cancel_run(run)
-        for event in follow(run, process=process):
+        seen = run.events_path.stat().st_size if run.events_path.exists() else 0
+        for event in follow(run, process=process, start_offset=seen):
             printer.handle(event)
             last = event
     printer.close()
@@ -144,11 +194,15 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
 
 
 def _warn_about(config: Any) -> None:
-    if config.model.trust_remote_code:
-        err_console.print(f"[yellow]warning:[/] trust_remote_code is on: code from {config.model.name} will run on this machine")
+    from .preflight import remote_code_warning
+
+    remote_code = remote_code_warning(config)
+    if remote_code is not None:
+        _print_problem("warning", "yellow", remote_code)
     if config.training.group_by_length:
         err_console.print(
-            "[yellow]warning:[/] training.group_by_length is on: faster, but it has collapsed small runs to the majority class"
+            "[yellow]warning:[/] training.group_by_length is on: faster, but it has collapsed small runs to the majority class",
+            soft_wrap=True,
         )
 
 
@@ -290,11 +344,12 @@ def main() -> None:
     """Console-script entry: one-line errors with exit code 2, never a traceback for bad input."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click *returns* a typer.Exit's code instead of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except WorkbenchError as err:
-        err_console.print(f"[bold red]error:[/] {err.message}")
-        if err.hint:
-            err_console.print(f"  [dim]hint:[/] {err.hint}")
+        _print_problem("error", "bold red", err)
         sys.exit(err.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -60,13 +60,43 @@ def spawn(run: RunDir, *, resume: bool = False, env: dict[str, str] | None = Non
         )
     finally:
         log.close()
-    run.write_status(state="starting", pid=process.pid, pid_start=process_start_time(process.pid))
+    # A resumed run sheds its last failure; and a child that already says `running` stays so.
+    state = {} if run.read_status().get("state") == "running" else {"state": "starting"}
+    run.write_status(**state, pid=process.pid, pid_start=process_start_time(process.pid), kind=None, message=None, hint=None, ended_at=None)
     return process
 
 
 def launch(config: RunConfig, runs_dir: Path, *, env: dict[str, str] | None = None) -> tuple[RunDir, subprocess.Popen]:
     run = create_run(config, runs_dir)
     return run, spawn(run, env=env)
+
+
+def resume(run: RunDir, *, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Continue a failed or cancelled run from its last checkpoint, in the same run directory.
+
+    The new process appends to the same events.jsonl (a `started` event with `resumed=true`) and
+    status.json goes back to running with its pid. A lock on the run directory (on the folder
+    itself, so nothing is written) makes two resumes at once start one process, not two.
+    """
+    import fcntl
+
+    folder = os.open(run.path, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        status = run.status()
+        state = status.get("state")
+        if state in ACTIVE_STATES:
+            raise RunError(f"run {run.id} is still {state} (pid {status.get('pid')})", f"follow it with `tlwb attach {run.id}`")
+        if state == "finished":
+            raise RunError(f"run {run.id} already finished; there is nothing to resume", f"start a new run from its config: tlwb train {run.config_path}")
+        if run.latest_checkpoint() is None:
+            raise RunError(
+                f"run {run.id} has no checkpoint to resume from (it {state or 'stopped'} before the first one was saved)",
+                f"start it again from its config: tlwb train {run.config_path}",
+            )
+        return spawn(run, resume=True, env=env)
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def cancel(run: RunDir) -> bool:
@@ -82,22 +112,39 @@ def cancel(run: RunDir) -> bool:
     return True
 
 
-def follow(run: RunDir, *, poll_s: float = 0.25, timeout_s: float | None = None, process: subprocess.Popen | None = None) -> Iterator[dict]:
-    """Yield every event of `run`, history first, until a terminal event or the process is gone."""
+def follow(
+    run: RunDir,
+    *,
+    poll_s: float = 0.25,
+    timeout_s: float | None = None,
+    process: subprocess.Popen | None = None,
+    start_offset: int = 0,
+) -> Iterator[dict]:
+    """Yield every event of `run` from byte `start_offset` (0: the whole history) until it ends.
+
+    A terminal event ends the stream only if the run is not going again: a resumed run has a
+    `cancelled` or `failed` event in its history, followed by a new `started`.
+    """
     tail = EventTail(run.events_path)
+    tail.offset = start_offset
     deadline = time.monotonic() + timeout_s if timeout_s else None
+    ended = False
     while True:
-        for event in tail.poll():
+        events = tail.poll()
+        for event in events:
             yield event
-            if event["type"] in TERMINAL_TYPES:
-                return
+        if events:
+            ended = events[-1]["type"] in TERMINAL_TYPES
         if process is not None:
             process.poll()
         status = run.status()
+        if ended and status.get("state") not in ACTIVE_STATES:
+            return
         if status.get("state") not in ACTIVE_STATES:
             for event in tail.poll():
                 yield event
-            if status.get("state") == "failed" and status.get("kind") == "vanished":
+                ended = event["type"] in TERMINAL_TYPES
+            if not ended and status.get("state") == "failed" and status.get("kind") == "vanished":
                 yield {"type": "failed", "time": time.time(), "kind": "vanished", "message": status["message"], "hint": status["hint"]}
             return
         if deadline and time.monotonic() > deadline:

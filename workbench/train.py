@@ -18,8 +18,15 @@ from .events import EventWriter
 from .runstore import RunDir
 
 
+#: How often `training.auto_batch` halves the batch before the run fails with `oom`.
+MAX_AUTO_BATCH_RETRIES = 3
+
+
 def oom_hint(run: RunDir) -> str:
-    """Concrete numbers for the user: what was asked, and a smaller set-up with the same effective batch."""
+    """Concrete numbers for the user: what was asked, what it needed, and a smaller set-up with
+    the same effective batch."""
+    from .humanize import bytes_
+
     try:
         training = run.config().training
     except WorkbenchError:
@@ -27,11 +34,105 @@ def oom_hint(run: RunDir) -> str:
     batch, length, accumulation = training.batch_size, training.max_length, training.gradient_accumulation_steps
     smaller = max(1, batch // 4)
     factor = max(1, batch // smaller) * accumulation
+    started = next((e for e in reversed(run.events()) if e["type"] == "started"), {})
+    needed, available = started.get("memory_estimate_bytes"), started.get("device_memory_bytes")
+    asked = f"batch {batch} × length {length}"
+    if needed:
+        asked += f" needed ~{bytes_(needed)}" + (f" of {bytes_(available)}" if available else "")
+    else:
+        asked += " did not fit"
     return (
-        f"batch {batch} × length {length} did not fit; try --set training.batch_size={smaller} "
-        f"--set training.gradient_accumulation_steps={factor} (same effective batch), a shorter "
-        f"training.max_length, or method.kind = lora"
+        f"{asked}; try --set training.batch_size={smaller} --set training.gradient_accumulation_steps={factor} "
+        f"(same effective batch), or training.auto_batch = true, a shorter training.max_length, or method.kind = lora"
     )
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA/MPS out-of-memory (torch.OutOfMemoryError or its RuntimeError form) or a CPU MemoryError."""
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+def disk_full_error(err: BaseException) -> BaseException | None:
+    """The ENOSPC/EDQUOT error behind `err` (savers wrap it: safetensors reports `code: 28`)."""
+    import errno
+
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return seen
+        if "No space left on device" in str(seen) or "StorageFull" in str(seen):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def disk_full_failure(run: RunDir, err: BaseException) -> tuple[str, str]:
+    import shutil
+
+    from .humanize import bytes_
+
+    where = getattr(err, "filename", None) or run.path
+    try:
+        free = f" ({bytes_(shutil.disk_usage(run.path).free)} free now)"
+    except OSError:
+        free = ""
+    return (
+        f"the disk is full: could not write {where}",
+        f"free space on the disk holding {run.path.parent}{free}, then `tlwb resume {run.id}`",
+    )
+
+
+def shrink_batch_after_oom(run: RunDir) -> bool:
+    """With `training.auto_batch`: halve the batch and double gradient accumulation (same effective
+    batch) in config.toml, record it in status.json and the events, and say whether to retry."""
+    from .fsutil import atomic_write_text
+    from .presets import config_to_toml
+
+    config = run.config()
+    training = config.training
+    history = list(run.read_status().get("auto_batch", []))
+    if not training.auto_batch or training.batch_size <= 1 or len(history) >= MAX_AUTO_BATCH_RETRIES or distributed.world_size() > 1:
+        return False
+    smaller = config.model_copy(deep=True)
+    smaller.training.batch_size = training.batch_size // 2
+    smaller.training.gradient_accumulation_steps = training.gradient_accumulation_steps * 2
+    atomic_write_text(run.config_path, config_to_toml(smaller))
+    entry = {
+        "attempt": len(history) + 1,
+        "from_batch_size": training.batch_size,
+        "batch_size": smaller.training.batch_size,
+        "gradient_accumulation_steps": smaller.training.gradient_accumulation_steps,
+        "time": round(time.time(), 3),
+    }
+    run.write_status(auto_batch=history + [entry])
+    effective = smaller.training.batch_size * smaller.training.gradient_accumulation_steps
+    writer = EventWriter(run.events_path)
+    writer.emit(
+        "log",
+        level="warning",
+        message=f"out of memory at batch {training.batch_size}: retrying with batch {smaller.training.batch_size} × "
+        f"gradient accumulation {smaller.training.gradient_accumulation_steps} (effective batch {effective}), "
+        f"auto_batch attempt {entry['attempt']} of {MAX_AUTO_BATCH_RETRIES}",
+        auto_batch=entry,
+    )
+    writer.close()
+    return True
+
+
+def release_memory() -> None:
+    """After a failed attempt: drop its tensors and hand cached GPU memory back."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
 
 
 def fail(run: RunDir, kind: str, message: str, hint: str) -> None:
@@ -41,9 +142,12 @@ def fail(run: RunDir, kind: str, message: str, hint: str) -> None:
         distributed.record_rank_failure(run, kind, message, hint)
         if distributed.launched_by_workbench() or not distributed.is_main_process():
             return
-    writer = EventWriter(run.events_path)
-    writer.emit("failed", kind=kind, message=message, hint=hint)
-    writer.close()
+    try:
+        writer = EventWriter(run.events_path)
+        writer.emit("failed", kind=kind, message=message, hint=hint)
+        writer.close()
+    except OSError:  # a full disk may refuse the event; status.json is tiny and still says why
+        traceback.print_exc()
     run.write_status(state="failed", kind=kind, message=message, hint=hint, ended_at=time.time())
 
 
@@ -55,12 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m workbench.train RUN_DIR [--resume]", file=sys.stderr)
         return 2
     run = distributed.rank_view(RunDir(Path(paths[0])))
-    try:
-        import torch
+    while True:
+        outcome = attempt(run, resume=resume)
+        if outcome is not None:
+            return outcome
+        # Out of memory with auto_batch: the failed attempt's frames are gone once `attempt`
+        # returned, so its tensors can be freed before the next one.
+        release_memory()
+        resume = run.latest_checkpoint() is not None
 
-        oom_errors: tuple[type[BaseException], ...] = (torch.OutOfMemoryError, MemoryError)
-    except ImportError:
-        oom_errors = (MemoryError,)
+
+def attempt(run: RunDir, *, resume: bool) -> int | None:
+    """One training attempt: its exit code, or None to retry with a smaller batch."""
     try:
         from .training import train_run
 
@@ -68,12 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as err:
         fail(run, err.kind, err.message, err.hint)
         return err.exit_code
-    except oom_errors as err:
+    except Exception as err:  # MemoryError is an Exception too
         traceback.print_exc()
-        fail(run, "oom", f"out of memory: {str(err).splitlines()[0][:160]}", oom_hint(run))
-        return 1
-    except Exception as err:
-        traceback.print_exc()
+        if is_out_of_memory(err):
+            if shrink_batch_after_oom(run):
+                return None
+            fail(run, "oom", f"out of memory: {(str(err).splitlines() or [''])[0][:160]}", oom_hint(run))
+            return 1
+        full = disk_full_error(err)
+        if full is not None:
+            fail(run, "disk", *disk_full_failure(run, full))
+            return 1
         first = (str(err).splitlines() or [""])[0][:200]
         fail(run, "crash", f"{type(err).__name__}: {first}", f"the full traceback is in {run.log_path}")
         return 1

@@ -1,0 +1,103 @@
+"""Detach and re-attach: a run lives in its own session, so closing the terminal (SIGHUP) of
+`tlwb train`, `tlwb attach` or the TUI leaves it training; `attach` shows the history and
+follows it live to the end.
+
+The terminals are real pseudo-terminals (`PtyCommand`): closing our side makes the kernel send
+SIGHUP, exactly as when a terminal window closes or an SSH link drops.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.core.tiny_runs import (
+    TINY_STEPS,
+    TLWB,
+    PtyCommand,
+    events_of,
+    hooks_env,
+    start_detached,
+    tlwb,
+    wait_for,
+    wait_for_event,
+    wait_until_ended,
+    write_tiny_preset,
+)
+from workbench.runstore import RunDir, process_alive
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def preset(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> Path:
+    return write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
+
+
+def _process(run: RunDir) -> tuple[int, float]:
+    status = run.read_status()
+    return status["pid"], status["pid_start"]
+
+
+def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    slow = hooks_env(STEP_DELAY_S=0.5)
+
+    # `train --detach` returns at once, with the run id, while the run is still going.
+    run = start_detached(preset, runs_dir, slow)
+    assert run.status()["state"] in {"starting", "running"}
+
+    # `attach` in a terminal shows the history and follows; closing the terminal kills only attach.
+    attached = PtyCommand([*TLWB, "attach", run.id, "--runs-dir", str(runs_dir)], slow)
+    screen = attached.read_until("checkpoint saved at step 4")
+    assert "BertForSequenceClassification" in screen  # the `started` event, from the history
+    pid, pid_start = _process(run)
+    assert attached.hang_up() == -signal.SIGHUP
+    steps_at_hangup = max(e["step"] for e in events_of(run, "step"))
+    wait_for(lambda: max(e["step"] for e in events_of(run, "step")) > steps_at_hangup, 120, what="more steps after SIGHUP")
+    assert process_alive(pid, pid_start)
+
+    # Cancel: a checkpoint, then `cancelled`.
+    assert tlwb("cancel", run.id, "--runs-dir", str(runs_dir)).returncode == 0
+    assert wait_until_ended(run)["state"] == "cancelled"
+    cancelled = events_of(run, "cancelled")[0]
+    assert cancelled["checkpoint"] and Path(cancelled["checkpoint"]).is_dir()
+
+    # Resume in the background; a plain `attach` shows both segments and follows to the end.
+    resumed = tlwb("resume", run.id, "--runs-dir", str(runs_dir), "--detach", env=hooks_env())
+    assert resumed.returncode == 0 and "resumed" in resumed.stdout, resumed.stderr
+    follow = tlwb("attach", run.id, "--runs-dir", str(runs_dir), timeout=300)
+    assert follow.returncode == 0, follow.stdout + follow.stderr
+    assert "cancelled at step" in follow.stdout and "(resumed)" in follow.stdout and "finished" in follow.stdout
+    assert follow.stdout.index("cancelled at step") < follow.stdout.index("(resumed)") < follow.stdout.index("finished")
+    assert events_of(run, "finished")[0]["step"] == TINY_STEPS
+    assert _process(run)[0] != pid
+
+
+def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(STEP_DELAY_S=0.3))
+    terminal.read_until("checkpoint saved at step 4")
+    (run_path,) = runs_dir.iterdir()
+    run = RunDir(run_path)
+    assert terminal.hang_up() == -signal.SIGHUP  # the CLI died with its terminal ...
+    status = wait_until_ended(run)
+    assert status["state"] == "finished", run.log_path.read_text()[-3000:]  # ... the run did not
+    assert events_of(run, "finished")[0]["step"] == TINY_STEPS
+
+
+def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: Path) -> None:
+    if not (REPO_ROOT / "screens" / "app.py").is_file():
+        pytest.fail("screens/app.py is missing: the TUI is part of the workbench")
+    runs_dir = tmp_path / "runs"
+    run = start_detached(preset, runs_dir, hooks_env(STEP_DELAY_S=0.3), "--no-preflight")
+    wait_for_event(run, "started")
+    pid, pid_start = _process(run)
+    tui = PtyCommand([*TLWB, "--runs-dir", str(runs_dir), "--run", run.id], hooks_env(), size=(120, 40))
+    tui.read_until(run.id, timeout=120)  # the app drew the run's screen
+    tui.hang_up()  # returns once the TUI process is gone
+    assert process_alive(pid, pid_start)
+    status = wait_until_ended(run)
+    assert status["state"] == "finished", run.log_path.read_text()[-3000:]

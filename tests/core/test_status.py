@@ -1,0 +1,98 @@
+"""Truthful status: a run whose process died is `failed` (vanished), never `running` forever.
+
+Liveness is pid *and* process start time, so a pid the OS handed to another process doesn't
+keep a dead run alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.core.tiny_runs import hooks_env, start_detached, tlwb, wait_for_event, wait_until_ended, write_tiny_preset
+from workbench.presets import load_config
+from workbench.runner import create_run
+from workbench.runstore import LAUNCH_GRACE_S, RunDir, process_alive, process_start_time
+
+
+def test_process_alive_needs_the_same_start_time() -> None:
+    me = os.getpid()
+    started = psutil.Process(me).create_time()
+    assert process_alive(me, started)
+    assert process_alive(me, None)  # no start time recorded: the pid alone decides
+    assert not process_alive(me, started - 3600)  # same pid, another process: a recycled pid
+    assert not process_alive(me, started + 5)
+    assert not process_alive(None, started)
+
+
+def test_a_zombie_is_not_alive() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = process_start_time(child.pid)
+    deadline = time.monotonic() + 30
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited but not reaped yet: still in the process table
+    assert not process_alive(child.pid, started)
+    child.wait()
+
+
+def _write_raw_status(run: RunDir, **status: object) -> None:
+    run.status_path.write_text(json.dumps(status))  # bypasses write_status, which stamps updated_at now
+
+
+def test_a_starting_run_whose_launcher_died_becomes_failed(runs_dir: Path, tiny_csv: Path) -> None:
+    config = load_config(None, ["model.name=bert-tiny", f"data.train={tiny_csv}"])
+    run = create_run(config, runs_dir)  # the launcher died right here: no process was ever spawned
+    assert run.status()["state"] == "starting"  # within the grace period
+    _write_raw_status(run, state="starting", created_at=time.time() - 120, updated_at=time.time() - LAUNCH_GRACE_S - 1)
+    status = run.status()
+    assert status["state"] == "failed" and status["kind"] == "vanished"
+    assert "tlwb resume" in status["hint"]
+
+
+def test_a_starting_run_with_a_dead_pid_fails_at_once(runs_dir: Path, tiny_csv: Path) -> None:
+    config = load_config(None, ["model.name=bert-tiny", f"data.train={tiny_csv}"])
+    run = create_run(config, runs_dir)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = process_start_time(child.pid)
+    child.wait()
+    run.write_status(state="starting", pid=child.pid, pid_start=started)
+    assert run.status()["state"] == "failed"
+
+
+def test_a_recycled_pid_does_not_keep_a_run_running(runs_dir: Path, tiny_csv: Path) -> None:
+    config = load_config(None, ["model.name=bert-tiny", f"data.train={tiny_csv}"])
+    run = create_run(config, runs_dir)
+    me = psutil.Process(os.getpid())
+    run.write_status(state="running", pid=me.pid, pid_start=me.create_time() - 600)
+    assert run.status()["state"] == "failed"
+    run.write_status(pid_start=me.create_time())
+    assert run.status()["state"] == "running"
+
+
+def test_kill_9_of_a_real_training_process_shows_failed_with_the_last_event_time(
+    tiny_model_dir: Path, tiny_csv: Path, runs_dir: Path, tmp_path: Path
+) -> None:
+    preset = write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
+    run = start_detached(preset, runs_dir, hooks_env(STEP_DELAY_S=1), "--no-preflight")
+    wait_for_event(run, "step")
+    pid = run.read_status()["pid"]
+    assert run.status()["state"] == "running"
+    os.kill(pid, signal.SIGKILL)
+    status = wait_until_ended(run, timeout=30)
+    assert status["state"] == "failed" and status["kind"] == "vanished"
+    last_event = run.events()[-1]["time"]
+    assert status["last_event_at"] == pytest.approx(last_event)
+    assert time.strftime("%H:%M:%S", time.localtime(last_event)) in status["message"]
+    listed = json.loads(tlwb("runs", "--runs-dir", str(runs_dir), "--json").stdout)
+    assert [(r["id"], r["state"]) for r in listed] == [(run.id, "failed")]
+    attached = tlwb("attach", run.id, "--runs-dir", str(runs_dir), timeout=120)  # history, then the verdict; no hang
+    assert attached.returncode == 1
+    assert "failed (vanished)" in attached.stdout and "tlwb resume" in attached.stdout

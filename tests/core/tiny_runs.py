@@ -1,0 +1,135 @@
+"""Helpers for tests that drive real tiny training processes through the CLI.
+
+The tiny preset trains the random 2-layer BERT of `tests/conftest.py` on 72 rows: 9 steps an
+epoch, 18 in all, a checkpoint every 4 steps. Failures are injected into the real training
+process with the `TLWB_TEST_*` variables that `workbench.callback.FaultHooks` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench.runstore import RunDir
+
+TLWB = [sys.executable, "-m", "workbench.cli"]
+ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;?<>=$]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+TINY_STEPS = 18
+
+
+def write_tiny_preset(folder: Path, model_dir: Path, data: Path, **training: Any) -> Path:
+    """A preset file for the tiny model; `training` entries override the defaults below."""
+    settings = {"epochs": 2, "batch_size": 8, "max_length": 32, "learning_rate": 5e-3, "logging_steps": 2, "save_steps": 4, "seed": 7}
+    settings.update(training)
+    lines = ['task = "text-classification"', 'name = "tiny"', "[model]", f'name = "{model_dir}"', "[data]", f'train = "{data}"',
+             "[method]", 'kind = "full"', "[training]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    path = folder / "tiny.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def hooks_env(**hooks: Any) -> dict[str, str]:
+    """This environment plus fault hooks, e.g. hooks_env(STEP_DELAY_S=0.5) sets TLWB_TEST_STEP_DELAY_S."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update({f"TLWB_TEST_{name}": str(value) for name, value in hooks.items()})
+    return env
+
+
+def tlwb(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*TLWB, *args], capture_output=True, text=True, env=env or hooks_env(), timeout=timeout)
+
+
+def start_detached(preset: Path, runs_dir: Path, env: dict[str, str] | None = None, *extra: str) -> RunDir:
+    """`tlwb train --detach --json`; returns the run it started."""
+    done = tlwb("train", str(preset), "--runs-dir", str(runs_dir), "--detach", "--json", *extra, env=env)
+    assert done.returncode == 0, done.stderr
+    return RunDir(Path(json.loads(done.stdout.strip().splitlines()[-1])["path"]))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 300, interval: float = 0.2, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def events_of(run: RunDir, kind: str) -> list[dict[str, Any]]:
+    return [event for event in run.events() if event["type"] == kind]
+
+
+def wait_for_event(run: RunDir, kind: str, timeout: float = 300, **fields: Any) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        return next((e for e in events_of(run, kind) if all(e.get(k) == v for k, v in fields.items())), None)
+
+    return wait_for(found, timeout, what=f"a {kind} event {fields or ''} in {run.id} (log: {run.log_path})")
+
+
+def wait_until_ended(run: RunDir, timeout: float = 300) -> dict[str, Any]:
+    """The status once the run is no longer starting/running."""
+    return wait_for(lambda: (s := run.status())["state"] not in {"starting", "running"} and s, timeout, what=f"{run.id} to end")
+
+
+def step_losses(run: RunDir) -> dict[int, float]:
+    """Loss per logged step; a resumed run's repeated steps keep their latest value."""
+    return {event["step"]: event["loss"] for event in events_of(run, "step")}
+
+
+class PtyCommand:
+    """A command whose controlling terminal is a pseudo-terminal we hold, like a shell in a window.
+
+    `hang_up()` closes our side: the kernel then sends SIGHUP to the command, as when a terminal
+    window is closed or an SSH link drops.
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24)) -> None:
+        import fcntl
+        import struct
+
+        self.master, slave = os.openpty()
+        columns, rows = size
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        self.output = b""
+
+        def take_terminal() -> None:  # runs in the child after setsid(): the pty becomes its terminal
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.process = subprocess.Popen(
+            command, stdin=slave, stdout=slave, stderr=slave, env={**env, "TERM": "xterm-256color"},
+            start_new_session=True, preexec_fn=take_terminal,
+        )
+        os.close(slave)
+
+    def read_until(self, needle: str, timeout: float = 300) -> str:
+        """Read the terminal until `needle` appears (the child blocks if nobody reads)."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} never appeared; the terminal showed: {self.text()[-2000:]}")
+            ready, _, _ = select.select([self.master], [], [], 0.5)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+        return self.text()
+
+    def text(self) -> str:
+        """What the terminal showed, without its escape sequences."""
+        return ANSI_ESCAPE.sub("", self.output.decode("utf-8", errors="replace"))
+
+    def hang_up(self) -> int:
+        """Close the terminal; returns the command's exit status (negative: killed by that signal)."""
+        os.close(self.master)
+        return self.process.wait(timeout=60)
