@@ -137,18 +137,19 @@ def test_lora_and_head_train_and_reload(method: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path) -> None:
     """The packaged MiniLM, fully fine-tuned on 1,000 CoNLL-2003 training sentences for one
-    epoch, scored on 500 validation sentences it never saw."""
+    epoch, scored on 300 validation sentences it never saw (F1 0.73 on 500 when written; about a
+    minute on a quiet 2-core machine)."""
     from benchmarks.ner_quality import write_subset
 
     train = write_subset(shared_data / "conll2003" / "train.txt", 1000, tmp_path / "train.txt")
-    held = write_subset(shared_data / "conll2003" / "valid.txt", 500, tmp_path / "valid.txt")
+    held = write_subset(shared_data / "conll2003" / "valid.txt", 300, tmp_path / "valid.txt")
     result = tlwb("train", "conll2003-local", "--runs-dir", str(tmp_path / "runs"), "--json",
                   "--set", f"data.train={train}", "--set", f"data.validation={held}",
                   "--set", "training.epochs=1", "--set", "training.max_length=64", "--set", "training.batch_size=8",
                   "--set", "training.learning_rate=2e-4")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     final = json.loads(result.stdout.splitlines()[-1])
-    assert final["metrics"]["n"] == 500
+    assert final["metrics"]["n"] == 300
     assert final["metrics"]["f1"] > 0.4, final["metrics"]
     shown = tlwb("predict", final["path"], "--json", "Angela Merkel visited Paris .")
     entities = json.loads(shown.stdout)["entities"]
