@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from tests.conftest import build_tiny_model
+from workbench.cli import app
 from workbench.inference import load_run_model
 from workbench.presets import load_config
 from workbench.runner import launch, wait
@@ -88,14 +90,18 @@ def test_the_tiny_model_learns_the_tags(tiny_ner_run: RunDir) -> None:
     assert final["metrics"]["f1"] > 0.5, final["metrics"]
 
 
+def cli(*args: str) -> Result:
+    """`tlwb ARGS` in this process (no second start-up of torch); stdout only."""
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "160"})
+
+
 def test_predict_prints_entities_with_character_offsets(tiny_ner_run: RunDir) -> None:
     text = "Angela Merkel visited Paris ."
-    shown = subprocess.run([*TLWB, "predict", str(tiny_ner_run.path), text], capture_output=True, text=True,
-                           env={**__import__("os").environ, "COLUMNS": "160"})
-    assert shown.returncode == 0, shown.stderr
+    shown = cli("predict", str(tiny_ner_run.path), text)
+    assert shown.exit_code == 0, shown.output
     assert {"entity", "type", "confidence"} <= set(shown.stdout.split()) and "Paris" in shown.stdout
-    as_json = tlwb("predict", str(tiny_ner_run.path), "--json", text, "no names here", "")
-    assert as_json.returncode == 0, as_json.stderr
+    as_json = cli("predict", str(tiny_ner_run.path), "--json", text, "no names here", "")
+    assert as_json.exit_code == 0, as_json.output
     rows = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [r["text"] for r in rows] == [text, "no names here", ""]
     assert rows[2]["entities"] == []
@@ -108,8 +114,8 @@ def test_predict_prints_entities_with_character_offsets(tiny_ner_run: RunDir) ->
 
 def test_eval_scores_a_conll_file(tiny_ner_run: RunDir, tmp_path: Path) -> None:
     held_out = write_tiny_conll(tmp_path / "held.txt", 10, 3)
-    result = tlwb("eval", str(tiny_ner_run.path), "--data", str(held_out), "--json")
-    assert result.returncode == 0, result.stderr
+    result = cli("eval", str(tiny_ner_run.path), "--data", str(held_out), "--json")
+    assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert EVAL_KEYS <= report.keys() and report["n"] == 10
     assert report["labels"][-1] == "O" and report["per_class"]["LOC"]["support"] == 10
