@@ -47,6 +47,7 @@ class RunResults:
     evals: list[dict[str, Any]] = field(default_factory=list)
     samples: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> latest samples event
     started: dict[str, Any] | None = None
+    last_step: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
 
     @classmethod
@@ -65,6 +66,8 @@ class RunResults:
                 results.samples[event.get("split", "validation")] = event
             elif kind == "started":
                 results.started = event
+            elif kind == "step":
+                results.last_step = event
             elif kind in ("finished", "failed", "cancelled"):
                 results.end = event
         return results
@@ -82,11 +85,11 @@ class RunResults:
 
 
 def summary_text(run: RunDir, results: RunResults) -> Text:
-    """`all-MiniLM-L6-v2 · lora · quickstart_reviews · finished in 1m 52s · accuracy 0.812 (best …)`."""
+    """`finished in 1m 52s · accuracy 0.812 (best 0.830 @ step 50) · all-MiniLM-L6-v2 · lora · sst2`.
+
+    The verdict comes first: at 80 columns the tail (what was trained) is what gets cut.
+    """
     text = Text(no_wrap=True, overflow="ellipsis")
-    config = results.config
-    if config is not None:
-        text.append(f"{humanize.short_model(config.model.name)} · {config.method.kind} · {humanize.short_data(config.data.train)} · ")
     text.append_text(state_text(results.state))
     status = results.status
     if results.state == "failed":
@@ -97,6 +100,8 @@ def summary_text(run: RunDir, results: RunResults) -> Text:
         duration = status["ended_at"] - status["started_at"]
     if duration is not None and results.state not in ACTIVE_STATES:
         text.append(f" in {humanize.duration(duration)}")
+    if results.state in ACTIVE_STATES and results.last_step:
+        text.append(f" · step {results.last_step.get('step')}/{results.last_step.get('total_steps') or '?'}")
     latest = results.latest_eval("validation") or (results.evals[-1] if results.evals else None)
     if latest:
         main = "f1" if results.token_task else "accuracy"
@@ -107,6 +112,9 @@ def summary_text(run: RunDir, results: RunResults) -> Text:
     best = status.get("best") or {}
     if best.get("value") is not None:
         text.append(f" (best {best['value']:.3f} @ step {best.get('step')})", style="dim")
+    config = results.config
+    if config is not None:
+        text.append(f" · {humanize.short_model(config.model.name)} · {config.method.kind} · {humanize.short_data(config.data.train)}", style="dim")
     return text
 
 
@@ -194,6 +202,8 @@ class ResultsScreen(WorkbenchScreen):
             self._show_metrics(results)
             self._show_confusion(results)
             self._show_predictions(results)
+        if self.query_one(TabbedContent).active == "playground":
+            self.query_one(Playground).activate()  # the run may have saved its model since
         self.refresh_bindings()
 
     def _show_metrics(self, results: RunResults) -> None:
@@ -202,9 +212,10 @@ class ResultsScreen(WorkbenchScreen):
         latest = results.latest_eval(self.split)
         caption = self.query_one("#per-class-caption", Static)
         what = "entity type" if results.token_task else "class"
+        for table in self.query_one("#metrics").query(DataTable):
+            table.display = latest is not None
         if latest is None:
             caption.update(Text(_no_evaluation(results), style="dim"))
-            self.query_one(PerClassScores).show({}, what)
             return
         caption.update(Text(f"per {what} · {self.split} · step {latest.get('step')}", style="dim"))
         self.query_one(PerClassScores).show(latest.get("per_class") or {}, what)
@@ -237,10 +248,10 @@ class ResultsScreen(WorkbenchScreen):
             label = FILTER_NAMES[name]
             bar.append(f"[{label}]" if name == table.filter_name else f" {label} ", style="bold reverse" if name == table.filter_name else "")
             bar.append(" ")
-        bar.append(" sort ", style="dim")
+        bar.append("· sort ", style="dim")
         bar.append(SORT_NAMES[table.confidence_order])
         errors = sum(1 for sample in table.samples if is_error(sample))
-        bar.append(f"  {table.row_count} of {len(table.samples)} shown · {errors} wrong", style="dim")
+        bar.append(f" · {table.row_count}/{len(table.samples)} shown · {errors} ✗", style="dim")
         self.query_one("#predictions-bar", Static).update(bar)
 
     # -- actions ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ PREVIEW_ROWS = 20
 #: Quiet time after a keystroke before a slow preview starts.
 DEBOUNCE_S = 0.4
 
-TASKS = [("classify text", "text-classification"), ("tag tokens (NER)", "token-classification")]
+TASKS = [("classify", "text-classification"), ("tag tokens", "token-classification")]
 METHODS = [("full", "full"), ("lora", "LoRA"), ("head", "head")]
 EVAL_STRATEGIES = [("epoch", "epoch"), ("steps", "steps"), ("no", "no")]
 
@@ -165,8 +165,8 @@ class SetupScreen(WorkbenchScreen):
                 with Horizontal(classes="row"):
                     yield from _field("max len", ConfigInput("training.max_length", base, classes="short"))
                     yield from _field("seed", ConfigInput("training.seed", base, classes="short"))
-                    yield from _field("eval", ConfigSelect("training.eval_strategy", EVAL_STRATEGIES, classes="eval-select"))
                 with Horizontal(classes="row"):
+                    yield from _field("eval", ConfigSelect("training.eval_strategy", EVAL_STRATEGIES, classes="eval-select"))
                     yield from _field("task", ConfigSelect("task", TASKS, classes="task-select"))
         yield PreviewTable(id="preview-table")
         yield Static(id="setup-status")

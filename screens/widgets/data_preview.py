@@ -57,15 +57,28 @@ class PreviewTable(DataTable):
                  preview.label_column: "tags" if token_task else "label"}
         shown = list(preview.rows[0]) if preview.rows else preview.columns
         cells = [[_cut(row.get(column, "")) for column in shown] for row in preview.rows]
-        for index, column in enumerate(shown):
-            role = roles.get(column)
+        labels = []
+        for column in shown:
             label = Text(column, style="bold")
-            if role:
-                label.append(f" ({role})", style="dim")
-            width = max([len(label)] + [len(row[index]) for row in cells])  # fixed: no re-measuring later
+            if roles.get(column):
+                label.append(f" ({roles[column]})", style="dim")
+            labels.append(label)
+        widths = [max([len(label)] + [len(row[i]) for row in cells]) for i, label in enumerate(labels)]
+        for column, label, width in zip(shown, labels, fit_widths(widths, self.size.width - 2 * len(shown) - 2)):
             self.add_column(label, key=column, width=width)
         for row in cells:
             self.add_row(*row)
+
+
+def fit_widths(widths: list[int], available: int, floor: int = 8) -> list[int]:
+    """Narrow the widest columns until all fit in `available` cells (none below `floor`)."""
+    widths = list(widths)
+    while sum(widths) > available > 0:
+        widest = max(range(len(widths)), key=widths.__getitem__)
+        if widths[widest] <= floor:
+            break
+        widths[widest] -= 1
+    return widths
 
 
 def _cut(text: str) -> str:

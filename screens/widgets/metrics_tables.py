@@ -48,7 +48,7 @@ class EvalHistory(DataTable):
 
 
 class PerClassScores(DataTable):
-    """Precision, recall, F1 and support per class; the weakest F1 is marked ▼."""
+    """Precision, recall, F1 and support per class; the weakest F1 (if any is weaker) is marked ▼."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -59,7 +59,8 @@ class PerClassScores(DataTable):
         for column in ("precision", "recall", "F1", "support"):
             self.add_column(Text(column, justify="right"), key=column)
         self.add_column(" ", key="weakest", width=1)
-        weakest = min(per_class, key=lambda name: per_class[name].get("f1", 1.0), default=None) if len(per_class) > 1 else None
+        scores_f1 = {name: scores.get("f1", 0.0) for name, scores in per_class.items()}
+        weakest = min(scores_f1, key=scores_f1.__getitem__) if len(set(scores_f1.values())) > 1 else None
         for name, scores in per_class.items():
             self.add_row(
                 name,

@@ -27,8 +27,8 @@ def describe_model(preview: ModelPreview, method: str, batch_size: int | None, m
     text.append(f"{humanize.count(params.trainable)} · {params.fraction:.1%}", style="bold")
     if batch_size and max_length:
         memory = preview.memory_bytes(method, batch_size, max_length)
-        text.append(f"\nest. memory {humanize.bytes_(memory)}", style="")
-        text.append(f" (batch {batch_size} × {max_length})", style="dim")
+        text.append(f"\nest. memory {humanize.bytes_(memory)}")
+        text.append(f" · batch {batch_size}×{max_length}", style="dim")
     if max_length and info.max_positions and max_length > info.max_positions:
         text.append(f"\n⚠ max length {max_length} > model limit {info.max_positions}", style="yellow")
     return text

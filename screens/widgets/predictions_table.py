@@ -18,9 +18,9 @@ from .entities import EntityStyles, tokens_text, wrong_entities
 #: Below this confidence a prediction counts as "low confidence".
 LOW_CONFIDENCE = 0.7
 FILTERS = ("all", "errors", "low")
-FILTER_NAMES = {"all": "all", "errors": "errors", "low": f"low conf (<{LOW_CONFIDENCE:.2f})"}
+FILTER_NAMES = {"all": "all", "errors": "errors", "low": f"conf<{LOW_CONFIDENCE:.2f}"}
 SORTS = ("none", "asc", "desc")
-SORT_NAMES = {"none": "as evaluated", "asc": "confidence ↑", "desc": "confidence ↓"}
+SORT_NAMES = {"none": "eval order", "asc": "confidence ↑", "desc": "confidence ↓"}
 #: Columns before the text: mark, confidence, gold, predicted (labels cut to this width).
 LABEL_CHARS = 12
 
@@ -95,9 +95,11 @@ class PredictionsTable(DataTable):
         self.add_column(Text("conf", justify="right"), key="confidence", width=5)
         fixed = 1 + 5 + 3 * 2
         if not token_task:
-            self.add_column("gold", key="gold", width=LABEL_CHARS)
-            self.add_column("predicted", key="pred", width=LABEL_CHARS)
-            fixed += 2 * (LABEL_CHARS + 2)
+            names = [str(s.get(key, "")) for s in self.samples for key in ("gold", "pred")]
+            label_width = min(LABEL_CHARS, max([len("predicted")] + [len(name) for name in names]))
+            self.add_column("gold", key="gold", width=label_width)
+            self.add_column("predicted", key="pred", width=label_width)
+            fixed += 2 * (label_width + 2)
         text_width = max(20, (self.size.width or 80) - fixed - 2)
         self.add_column("sentence (predicted entities)" if token_task else "text", key="text", width=text_width)
         for position in self.visible():
@@ -108,8 +110,8 @@ class PredictionsTable(DataTable):
                                    wrong_entities(sample.get("gold_entities", []), sample.get("pred_entities", [])))
                 cells = [mark(sample), confidence, text]
             else:
-                cells = [mark(sample), confidence, _cut(str(sample.get("gold", "")), LABEL_CHARS),
-                         _cut(str(sample.get("pred", "")), LABEL_CHARS), Text(" ".join(str(sample.get("text", "")).split()))]
+                cells = [mark(sample), confidence, _cut(str(sample.get("gold", "")), label_width),
+                         _cut(str(sample.get("pred", "")), label_width), Text(" ".join(str(sample.get("text", "")).split()))]
             self.add_row(*cells, key=str(position))
 
 

@@ -85,7 +85,7 @@ async def test_predictions_filter_errors_low_confidence_and_sort(runs_dir: Path)
         assert [s["text"] for s in rows(table)] == ["the movie is a disaster , but a fun one", "not quite as good as its predecessor"]
         assert all(s["gold"] != s["pred"] for s in rows(table))
         assert all(str(table.get_row_at(i)[0]) == "✗" for i in range(table.row_count))
-        assert "2 of 6 shown · 2 wrong" in shown(screen.query_one("#predictions-bar"))
+        assert "2/6 shown · 2 ✗" in shown(screen.query_one("#predictions-bar"))
         await pilot.press("l")
         assert sorted(s["confidence"] for s in rows(table)) == [0.51, 0.55, 0.62]
         await pilot.press("a", "s")
