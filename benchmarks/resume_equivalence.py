@@ -35,29 +35,34 @@ TOLERANCE = 1e-4
 CHECKPOINTS_PER_RUN = 8
 
 
-def make_config(train: Path, validation: Path, args: argparse.Namespace):
+def save_interval(args: argparse.Namespace) -> int:
     import math
 
+    return max(1, math.ceil(args.rows / args.batch_size) // CHECKPOINTS_PER_RUN)
+
+
+def make_config(train: Path, validation: Path, args: argparse.Namespace):
     from workbench.presets import load_config
 
-    steps = math.ceil(args.rows / args.batch_size)
     return load_config(None, [
         f"model.name={MINILM}", f"data.train={train}", f"data.validation={validation}",
         f"method.kind={args.method}", "training.epochs=1", f"training.batch_size={args.batch_size}",
         "training.max_length=64", "training.seed=1234", "training.logging_steps=1", "training.eval_strategy=no",
-        f"training.save_steps={max(1, steps // CHECKPOINTS_PER_RUN)}",
+        f"training.save_steps={save_interval(args)}",
     ], base={"name": f"resume-{args.method}"})
 
 
-def kill_half_way(run, process) -> int:
-    """SIGKILL the training process once it logs a step at or past half the run; the step."""
+def kill_half_way(run, process, save_steps: int) -> int:
+    """SIGKILL the training process at the first step past half the run that is not a checkpoint
+    step (so the resumed run must redo steps it had done); returns that step."""
     from workbench.runner import follow
 
     for event in follow(run, process=process):
-        if event["type"] == "step" and event["step"] >= event["total_steps"] / 2:
+        step = event.get("step", 0)
+        if event["type"] == "step" and step >= event["total_steps"] / 2 and (step % save_steps or save_steps == 1):
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
-            return event["step"]
+            return step
         if event["type"] in {"finished", "failed", "cancelled"}:
             raise SystemExit(f"the run ended before half-way: {event}")
     raise SystemExit("the run vanished before half-way")
@@ -110,7 +115,7 @@ def main() -> None:
 
         started = time.monotonic()
         broken, process = launch(config, runs_dir)
-        killed_at = kill_half_way(broken, process)
+        killed_at = kill_half_way(broken, process, save_interval(args))
         checkpoint = broken.latest_checkpoint()
         resumed_end = finish(broken, resume(broken))
         broken_s = time.monotonic() - started

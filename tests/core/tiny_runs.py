@@ -1,8 +1,9 @@
 """Helpers for tests that drive real tiny training processes through the CLI.
 
-The tiny preset trains the random 2-layer BERT of `tests/conftest.py` on 72 rows: 9 steps an
-epoch, 18 in all, a checkpoint every 4 steps. Failures are injected into the real training
-process with the `TLWB_TEST_*` variables that `workbench.callback.FaultHooks` reads.
+The tiny preset trains the random 2-layer BERT of `tests/conftest.py` on 72 rows (the
+`tiny_csv` fixture): 9 steps an epoch, 18 in all, a checkpoint every 4 steps. Failures are
+injected into the real training process with the `TLWB_TEST_*` variables that
+`workbench.callback.FaultHooks` reads.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from tests.core.tiny_training import tiny_config
+from workbench.presets import config_to_toml
 from workbench.runstore import RunDir
 
 TLWB = [sys.executable, "-m", "workbench.cli"]
@@ -26,14 +29,10 @@ TINY_STEPS = 18
 
 
 def write_tiny_preset(folder: Path, model_dir: Path, data: Path, **training: Any) -> Path:
-    """A preset file for the tiny model; `training` entries override the defaults below."""
-    settings = {"epochs": 2, "batch_size": 8, "max_length": 32, "learning_rate": 5e-3, "logging_steps": 2, "save_steps": 4, "seed": 7}
-    settings.update(training)
-    lines = ['task = "text-classification"', 'name = "tiny"', "[model]", f'name = "{model_dir}"', "[data]", f'train = "{data}"',
-             "[method]", 'kind = "full"', "[training]"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    """The tiny run of `tiny_training.tiny_config` as a preset file, checkpointing every 4 steps;
+    `training` entries override its settings."""
     path = folder / "tiny.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(config_to_toml(tiny_config(model_dir, data, **{"save_steps": 4, **training})))
     return path
 
 
