@@ -157,10 +157,21 @@ def first_failure(run: RunDir) -> dict[str, Any] | None:
     return min(recorded, key=lambda failure: failure["time"], default=None)
 
 
-def report_run_failure(run: RunDir, exit_code: int) -> bool:
-    """After torchrun exits: make sure the run ends with exactly one terminal event. True if written."""
-    if any(event["type"] in TERMINAL_TYPES for event in run.events()):
+def report_run_end(run: RunDir, exit_code: int, *, cancelled: bool = False) -> bool:
+    """After torchrun exits: make sure the run ends with exactly one terminal event. True if written.
+
+    Rank 0 writes `finished` or `cancelled` itself; this covers ranks that died first. A launch the
+    user cancelled ends `cancelled` (ranks still starting die of the signal rather than stop)."""
+    events = run.events()
+    if any(event["type"] in TERMINAL_TYPES for event in events):
         return False
+    if cancelled:
+        checkpoint = run.latest_checkpoint()
+        step = next((e["step"] for e in reversed(events) if e["type"] == "step"), None)
+        EventWriter(run.events_path).emit("cancelled", step=step, checkpoint=str(checkpoint) if checkpoint else None)
+        hint = f"`tlwb resume {run.id}` continues from {checkpoint.name}" if checkpoint else "no checkpoint was saved; start the run again"
+        run.write_status(state="cancelled", ended_at=time.time(), message="cancelled by the user", hint=hint)
+        return True
     failure = first_failure(run)
     if failure is None:
         kind = "crash"
@@ -228,10 +239,16 @@ def launch(run: RunDir, nproc: int, *, resume: bool = False, extra: list[str] | 
         env=rank_environment(nproc),
         start_new_session=True,  # cancel signals this launcher only; it forwards to the ranks
     )
+    cancelled: list[int] = []
+
+    def cancel(signum: int, frame: Any) -> None:
+        cancelled.append(signum)
+        forward_cancel(torchrun)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: forward_cancel(torchrun))
+        signal.signal(signum, cancel)
     exit_code = torchrun.wait()
-    report_run_failure(run, exit_code)
+    report_run_end(run, exit_code, cancelled=bool(cancelled))
     return exit_code
 
 

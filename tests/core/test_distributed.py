@@ -44,6 +44,24 @@ def test_several_processes_go_through_the_launcher(tmp_path: Path) -> None:
     ]
 
 
+def test_the_cli_nproc_option_sets_training_nproc(tmp_path: Path, tiny_model_dir: Path, tiny_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import workbench.runner
+    from workbench.cli import app
+
+    class Launched(Exception):
+        pass
+
+    def launch_nothing(config, runs_dir, **kwargs):
+        raise Launched(config)
+
+    monkeypatch.setattr(workbench.runner, "launch", launch_nothing)
+    preset = tmp_path / "tiny.toml"
+    preset.write_text(config_to_toml(tiny_config(tiny_model_dir, tiny_csv)))
+    with pytest.raises(Launched) as launched:
+        app(["train", str(preset), "--nproc", "3", "--runs-dir", str(tmp_path / "runs")], standalone_mode=False)
+    assert launched.value.args[0].training.nproc == 3
+
+
 def test_torchrun_is_standalone_unless_given_a_rendezvous(tmp_path: Path) -> None:
     single_node = distributed.torchrun_command(tmp_path, 2)
     assert single_node[:4] == [sys.executable, "-m", "torch.distributed.run", "--standalone"]
@@ -104,25 +122,33 @@ def test_the_first_rank_failure_is_the_runs_failure(tmp_path: Path, monkeypatch:
     time.sleep(0.01)
     monkeypatch.setenv("RANK", "0")
     distributed.record_rank_failure(run, "crash", "RuntimeError: Connection closed by peer", "see train.log")
-    assert distributed.report_run_failure(run, exit_code=1) is True
+    assert distributed.report_run_end(run, exit_code=1) is True
     failed = [e for e in run.events() if e["type"] == "failed"]
     assert [f["message"] for f in failed] == ["rank 1: RuntimeError: CUDA error: illegal memory access"]
     assert run.read_status()["state"] == "failed"
-    assert distributed.report_run_failure(run, exit_code=1) is False  # never a second terminal event
+    assert distributed.report_run_end(run, exit_code=1) is False  # never a second terminal event
     assert types_of(run)["failed"] == 1
 
 
 def test_a_silent_death_still_fails_the_run(tmp_path: Path) -> None:
     run = make_run(tmp_path)
-    assert distributed.report_run_failure(run, exit_code=-9)
+    assert distributed.report_run_end(run, exit_code=-9)
     status = run.read_status()
     assert status["state"] == "failed" and "exit code -9" in status["message"] and "train.log" in status["hint"]
+
+
+def test_a_launch_cancelled_before_training_ends_cancelled(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    assert distributed.report_run_end(run, exit_code=1, cancelled=True)
+    assert [e["type"] for e in run.events()] == ["cancelled"]
+    status = run.read_status()
+    assert status["state"] == "cancelled" and "start the run again" in status["hint"]
 
 
 def test_a_finished_run_is_left_alone_by_the_launcher(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     EventWriter(run.events_path).emit("finished", metrics={})
-    assert distributed.report_run_failure(run, exit_code=1) is False
+    assert distributed.report_run_end(run, exit_code=1) is False
     assert types_of(run) == {"finished": 1}
 
 
