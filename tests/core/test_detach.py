@@ -8,6 +8,7 @@ SIGHUP, exactly as when a terminal window closes or an SSH link drops.
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -86,6 +87,19 @@ def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: 
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]  # ... the run did not
     assert events_of(run, "finished")[0]["step"] == TINY_STEPS
+
+
+def test_ctrl_c_in_the_foreground_cancels_with_a_checkpoint(preset: Path, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(STEP_DELAY_S=0.3))
+    terminal.read_until("checkpoint saved at step 4")
+    os.write(terminal.master, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group, the CLI only
+    screen = terminal.read_until("cancelled at step")
+    assert terminal.process.wait(timeout=120) == 1
+    assert screen.count("BertForSequenceClassification") == 1  # the history is not printed again
+    (run_path,) = runs_dir.iterdir()
+    cancelled = events_of(RunDir(run_path), "cancelled")[0]
+    assert cancelled["checkpoint"] and Path(cancelled["checkpoint"]).is_dir()
 
 
 def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: Path) -> None:
