@@ -33,6 +33,9 @@ from workbench.runstore import ACTIVE_STATES, RunDir
 
 from .messages import RunStateChanged, message_for
 
+#: Metrics that rank runs, in the order the tasks use them (see `Task.main_metric`).
+RANKING_METRICS = ("accuracy", "f1", "macro_f1")
+
 if TYPE_CHECKING:
     import subprocess
 
@@ -89,10 +92,19 @@ class RunWatcher:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        """The best validation metric so far, as the run reports it in status.json."""
+        """The best validation metric so far: the run's own word once it has ended, else the best
+        of the evaluations read (status.json lags behind them by up to a status check)."""
         if self.ended and self.ended.get("best_metric"):
             return self.ended["best_metric"]
-        return self.status.get("best")
+        reported = self.status.get("best")
+        evals = self.validation_evals
+        name = (reported or {}).get("name") or next(
+            (m for m in RANKING_METRICS if evals and m in evals[-1].get("metrics", {})), None)
+        scored = [e for e in evals if isinstance(e.get("metrics", {}).get(name), (int, float))]
+        if not scored:
+            return reported
+        top = max(scored, key=lambda e: e["metrics"][name])
+        return {"name": name, "value": top["metrics"][name], "step": top.get("step")}
 
     # -- the worker body ----------------------------------------------------------------------
     async def follow(self) -> None:
@@ -137,6 +149,7 @@ class RunWatcher:
                 self.samples = event
             elif kind == "started":
                 self.started = event
+                self.ended = None  # a resumed run: the earlier `cancelled`/`failed` is history
             elif kind in TERMINAL_TYPES:
                 self.ended = event
             self._post(event)
