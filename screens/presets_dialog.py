@@ -22,10 +22,13 @@ class PresetPicker(ModalScreen[Path | None]):
     DEFAULT_CSS = """
     PresetPicker { align: center middle; }
     PresetPicker > Vertical {
-        width: 90%; max-width: 100; height: auto; max-height: 80%;
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    PresetPicker OptionList { height: auto; max-height: 20; border: none; }
+    PresetPicker OptionList, PresetPicker OptionList:focus {
+        height: auto; max-height: 16; border: none; padding: 0;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     PresetPicker .dialog-help { color: $text-muted; }
     """
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]

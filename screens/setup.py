@@ -390,7 +390,7 @@ class SetupScreen(WorkbenchScreen):
 
     # -- actions --------------------------------------------------------------------------------
     def action_train(self) -> None:
-        config = self.checked_config("can't train yet")
+        config = self.checked_config("can't train yet", "ctrl+t")
         if config is None:
             return
         for problem in (self.model_error, self.data_error):
@@ -400,14 +400,16 @@ class SetupScreen(WorkbenchScreen):
         warn_about(self, config)
         self.app.start_run(config)  # type: ignore[attr-defined]
 
-    def checked_config(self, title: str) -> RunConfig | None:
+    def checked_config(self, title: str, retry_key: str) -> RunConfig | None:
         """The valid config, or None after marking the bad fields and saying why."""
         try:
             return self.build_config()
         except ConfigError as err:
             invalid = [field for field in self.query(ConfigInput).results() if not _valid(field)]
             if invalid:
-                invalid[0].focus()
+                invalid[0].focus()  # the core's hint speaks of presets and --set; here, the field is the fix
+                marked = "the marked field" if len(invalid) == 1 else f"the {len(invalid)} marked fields"
+                err = ConfigError(err.message, f"fix {marked}, then press {retry_key} again")
             self.show_status(err)
             self.notify(err.one_line(), title=title, severity="error")
             return None
@@ -428,7 +430,7 @@ class SetupScreen(WorkbenchScreen):
         self.app.push_screen(PresetPicker(), chosen)
 
     def action_save_preset(self) -> None:
-        config = self.checked_config("can't save preset")
+        config = self.checked_config("can't save preset", "ctrl+s")
         if config is None:
             return
 

@@ -1,7 +1,8 @@
 """Horizontal bars for label distributions and class probabilities, sized to the space given.
 
 `BarChart` is a Rich renderable, so a plain `Static` shows it and it redraws at any width:
-name, a bar in eighth-blocks, then the number (`56%`, or `1,967 · 55%`).
+name, a bar in eighth-blocks, then the number (`56%`, or `1,967 · 55%`). Given more values
+than its `limit` of lines, it lists them compactly instead (`LOC 7,140 · 30% · PER …`).
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ class BarChart:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         items = list(self.values.items())
-        if self.limit is not None and len(items) > self.limit:
-            hidden = len(items) - self.limit + 1
-            items = items[: self.limit - 1]
-        else:
-            hidden = 0
         total = sum(self.values.values()) or 1
+        if self.limit is not None and len(items) > self.limit:
+            # Too many for a bar each: every value still shows, as a compact wrapped list.
+            compact = Text()
+            for index, (name, value) in enumerate(items):
+                compact.append(" · " if index else "", style="dim")
+                compact.append(name, style="bold" if name == self.highlight else "")
+                compact.append(f" {self._number(value, total)}", style="dim")
+            yield compact
+            return
         name_width = min(NAME_WIDTH, max((len(name) for name, _ in items), default=1))
         numbers = [self._number(value, total) for _, value in items]
         number_width = max((len(n) for n in numbers), default=0)
@@ -54,8 +59,6 @@ class BarChart:
             line.append(fraction_bar(value / scale, bar_width), style=self.bar_style if not style else f"{self.bar_style} bold")
             line.append(" " + number.rjust(number_width), style=style)
             yield line
-        if hidden:
-            yield Text(f"… {hidden} more", style="dim")
 
     def _number(self, value: float, total: float) -> str:
         if self.counts:

@@ -40,6 +40,18 @@ def config_value(config: RunConfig, key: str) -> Any:
     return value
 
 
+def default_text(key: str) -> str:
+    """What an empty field means: the config's default for `key`, or `auto` when it has none."""
+    from pydantic import BaseModel
+
+    model: type[BaseModel] = RunConfig
+    *sections, name = key.split(".")
+    for section in sections:
+        model = model.model_fields[section].annotation  # type: ignore[assignment]
+    field = model.model_fields[name]
+    return "auto" if field.is_required() or field.default is None else as_text(field.default)
+
+
 def as_text(value: Any) -> str:
     """A config value as a person would type it: `5e-05`, `query,value`, `3`."""
     if value is None:
@@ -72,7 +84,7 @@ class ConfigInput(Input):
 
     def __init__(self, key: str, base: Callable[[], dict[str, Any]], *, placeholder: str = "", **kwargs: Any) -> None:
         super().__init__(
-            placeholder=placeholder,
+            placeholder=placeholder or default_text(key),
             validators=[ConfigValidator(key, base)],
             validate_on=["changed", "submitted"],
             compact=True,

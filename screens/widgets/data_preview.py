@@ -11,35 +11,49 @@ from workbench.preview import DataPreview
 from .bars import BarChart
 from .status_text import StatusText
 
+SPLIT_NAMES = {"validation": "val"}
 #: Characters of a cell in the preview table before it is cut with an ellipsis.
 TABLE_CELL_CHARS = 70
 
 
 def describe_sizes(preview: DataPreview) -> Text:
-    """`400 rows → train 320 · validation 80 (held out)`."""
+    """`train 320 · val 80 (held out) · 400 rows`: the splits first, as they matter most."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"{preview.total_rows:,} rows", style="bold")
-    parts = [f"{name} {size:,}" for name, size in preview.sizes.items()]
-    text.append(" → " + " · ".join(parts))
+    text.append(" · ".join(f"{SPLIT_NAMES.get(name, name)} {size:,}" for name, size in preview.sizes.items()))
     if preview.validation_from_train:
         text.append(" (held out)", style="dim")
+    text.append(f" · {preview.total_rows:,} rows", style="dim")
     return text
 
 
 class LabelDistribution(StatusText):
-    """Counts per label with a bar each; for token classification, entities per type and the tags."""
+    """Counts per label with a bar each; for token classification, entities per type and the tags.
 
-    def __init__(self, *, limit: int | None = None, **kwargs) -> None:
+    As many bars as the widget's height allows; the rest are summed up as "… N more".
+    """
+
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.limit = limit
+        self.preview: DataPreview | None = None
 
-    def show_preview(self, preview: DataPreview, bar_style: str = "cyan") -> None:
-        chart = BarChart(dict(preview.label_counts), counts=True, bar_style=bar_style, limit=self.limit)
+    def show_preview(self, preview: DataPreview) -> None:
+        self.preview = preview
+        heading = 1 if preview.tags else 0
+        limit = max(2, self.size.height - heading) if self.size.height else None
+        chart = BarChart(dict(preview.label_counts), counts=True, limit=limit)
         if not preview.tags:
             self.show(chart)
             return
-        tags = Text(f"{len(preview.tags)} tags: " + " ".join(preview.tags), style="dim", no_wrap=True, overflow="ellipsis")
-        self.show(Group(Text("entities per type", style="dim"), chart, tags))
+        tags = Text(f"entities · {len(preview.tags)} tags: " + " ".join(preview.tags), style="dim", no_wrap=True, overflow="ellipsis")
+        self.show(Group(tags, chart))
+
+    def on_resize(self) -> None:
+        if self.preview is not None and not self.is_loading and not self.has_class("-error"):
+            self.show_preview(self.preview)
+
+    def show_loading(self, doing: str) -> None:
+        self.preview = None
+        super().show_loading(doing)
 
 
 class PreviewTable(DataTable):

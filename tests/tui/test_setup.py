@@ -115,7 +115,7 @@ async def test_previews_describe_the_model_and_the_data(runs_dir: Path, tiny_pre
         preview = screen.data_preview
         assert preview.label_counts == {"negative": 40, "positive": 40}
         assert preview.sizes == {"train": 72, "validation": 8}
-        assert "80 rows → train 72 · validation 8" in shown(screen.query_one("#data-sizes", Static))
+        assert "train 72 · val 8 (held out) · 80 rows" in shown(screen.query_one("#data-sizes", Static))
         assert screen.query_one("#data-text_column", ConfigSelect).raw == "text"
         assert screen.query_one("#data-label_column", ConfigSelect).raw == "label"
         distribution = shown(screen.query_one(LabelDistribution))
@@ -139,6 +139,8 @@ async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path
         assert launches.configs == []
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors and "training.learning_rate" in errors[-1].message
+        assert "fix the marked field, then press ctrl+t again" in errors[-1].message
+        assert pilot.app.focused is lr
 
         await retype(pilot, lr, "abc")
         assert lr.has_class("-invalid")
@@ -243,7 +245,7 @@ async def test_token_classification_shows_the_tag_set(runs_dir: Path, tiny_prese
         assert preview.tags == ["O", "B-LOC", "B-PER", "I-PER"]
         assert preview.label_counts == {"PER": 6, "LOC": 6}
         distribution = shown(screen.query_one(LabelDistribution))
-        assert "entities per type" in distribution and "4 tags: O B-LOC B-PER I-PER" in distribution
+        assert "entities · 4 tags: O B-LOC B-PER I-PER" in distribution
         assert "PER" in distribution and "6 · 50%" in distribution
         assert screen.query_one("#data-text_column", ConfigSelect).disabled
         assert screen.query_one("#data-tokens_column", ConfigSelect).raw == "tokens"
