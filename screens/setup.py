@@ -174,6 +174,7 @@ class SetupScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         self.fill_form(self.initial)
+        warn_about(self, self.initial)
         self.query_one("#model-name", ConfigInput).focus()
         self.find_suggestions()
 

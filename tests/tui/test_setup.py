@@ -253,3 +253,42 @@ async def test_token_classification_shows_the_tag_set(runs_dir: Path, tiny_prese
         config = screen.build_config()
         assert config.task == "token-classification" and config.data.text_column is None
         assert config.data.tokens_column == "tokens"
+
+
+async def test_risky_settings_warn_when_loaded_and_when_training(runs_dir: Path, tmp_path: Path, tiny_model_dir: Path, tiny_csv: Path,
+                                                                user_presets: Path) -> None:
+    preset = tmp_path / "risky.toml"
+    preset.write_text(tomli_w.dumps({
+        "model": {"name": str(tiny_model_dir), "trust_remote_code": True},
+        "data": {"train": str(tiny_csv)},
+        "training": {"group_by_length": True, "max_length": 32},
+    }))
+    launches = Launches()
+    app = WorkbenchApp(runs_dir, preset=str(preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot, launches)
+        warnings = lambda: [n.message for n in app._notifications if n.severity == "warning"]  # noqa: E731
+        assert any("trust_remote_code" in w and str(tiny_model_dir) in w for w in warnings())
+        assert any("group_by_length" in w for w in warnings())
+        app.clear_notifications()
+        await previews_done(pilot, screen)
+        await pilot.press("ctrl+t")
+        assert len(launches.configs) == 1  # a warning, not a refusal
+        assert len(warnings()) == 2
+
+
+async def test_choosing_another_label_column_redoes_the_preview(runs_dir: Path, tiny_preset: Path, tmp_path: Path) -> None:
+    data = tmp_path / "two-labels.csv"
+    data.write_text("text,topic,sentiment\n" + "".join(
+        f"this film was good {i},{'sport' if i % 3 else 'news'},{'positive' if i % 2 else 'negative'}\n" for i in range(60)))
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await paste(pilot, field(screen, "data.train"), str(data))
+        await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.source == str(data), timeout=30, what="the preview")
+        label = screen.query_one("#data-label_column", ConfigSelect)
+        assert label.raw == "sentiment" and screen.data_preview.label_counts == {"negative": 30, "positive": 30}
+        label.value = "topic"
+        await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.label_column == "topic", timeout=30, what="the new preview")
+        assert screen.data_preview.label_counts == {"news": 20, "sport": 40}
+        assert screen.build_config().data.label_column == "topic"
