@@ -27,6 +27,7 @@ from workbench.runstore import RunDir
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
 from .messages import RunEvent
+from .run_watcher import RANKING_METRICS
 from .widgets.curves import RunCurve, loss_series, metric_series
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
@@ -37,15 +38,11 @@ from .widgets.stats_panel import StatsPanel, run_stats
 if TYPE_CHECKING:
     from .run_watcher import RunWatcher
 
-#: Metrics worth plotting, most telling first.
-PLOTTED_METRICS = ("accuracy", "f1", "macro_f1")
-
-
 def main_metric(evals: list[dict], best: dict | None) -> str | None:
     if best and best.get("name"):
         return best["name"]
     metrics = evals[-1].get("metrics", {}) if evals else {}
-    for name in PLOTTED_METRICS:
+    for name in RANKING_METRICS:
         if name in metrics:
             return name
     return next((k for k, v in metrics.items() if isinstance(v, float) and k != "loss"), None)
@@ -82,7 +79,7 @@ class TrainScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         self.watcher = self.app.watch_run(self.run).subscribe(self)
-        self.set_interval(self.curves_every_s, self._catch_up)
+        self.set_interval(self.curves_every_s, self._draw_pending_curves)
         self._catch_up()
 
     def on_screen_resume(self) -> None:
@@ -114,6 +111,10 @@ class TrainScreen(WorkbenchScreen):
             self._was_active = watcher.active
             if self.is_current:
                 self.refresh_bindings()  # the cancel key goes once the run is over
+
+    def _draw_pending_curves(self) -> None:
+        if self.watcher is not None and self.is_current:
+            self._show_curves(self.watcher)
 
     def _show_progress(self, watcher: RunWatcher) -> None:
         progress = self.query_one(TrainProgress)

@@ -13,9 +13,10 @@ from workbench.runstore import ACTIVE_STATES, RunSummary
 
 from .state import state_text
 
-#: Columns, and how wide model and data names may be, for a narrow (80-column) and a wide table.
-NARROW = (("started", "model", "data", "method", "state", "best", "time"), 14, 10)
-WIDE = (("started", "task", "model", "data", "method", "state", "best", "time"), 28, 24)
+#: Column widths for a narrow (80-column) and a wide table. Fixed, not measured: DataTable can
+#: paint rows before it measures them, and rows painted early would keep the narrower widths.
+NARROW = {"started": 13, "model": 14, "data": 9, "method": 6, "state": 11, "best": 5, "time": 7}
+WIDE = {"started": 13, "task": 4, "model": 28, "data": 24, "method": 6, "state": 14, "best": 6, "time": 8}
 WIDE_FROM = 100
 TASK_SHORT = {"text-classification": "cls", "token-classification": "ner"}
 MARK = "●"
@@ -37,7 +38,8 @@ def duration_of(summary: RunSummary, now: float) -> float | None:
 
 
 def row_cells(summary: RunSummary, marked: bool, now: float, wide: bool = False) -> list[Any]:
-    columns, model_width, data_width = WIDE if wide else NARROW
+    widths = WIDE if wide else NARROW
+    model_width, data_width = widths["model"], widths["data"]
     cells = {
         "started": Text.assemble((f"{MARK if marked else ' '} ", "bold magenta"), humanize.timestamp(summary.started_at)),
         "task": TASK_SHORT.get(summary.task, summary.task),
@@ -48,7 +50,7 @@ def row_cells(summary: RunSummary, marked: bool, now: float, wide: bool = False)
         "best": Text(humanize.number(summary.best_value), justify="right"),
         "time": Text(humanize.duration(duration_of(summary, now)), justify="right"),
     }
-    return [cells[column] for column in columns]
+    return [cells[column] for column in widths]
 
 
 def _clip(value: str, width: int) -> str:
@@ -72,11 +74,22 @@ class RunTable(DataTable):
 
     @property
     def columns_shown(self) -> tuple[str, ...]:
-        return (WIDE if self._wide else NARROW)[0]
+        return tuple(WIDE if self._wide else NARROW)
+
+    def on_mount(self) -> None:
+        self._add_columns(self.app.size.width >= WIDE_FROM)
 
     def on_resize(self) -> None:
-        if self._last is not None:
+        if self._last is not None and (self.app.size.width >= WIDE_FROM) != self._wide:
+            self.clear(columns=True)
+            self._shown = {}
+            self._add_columns(not self._wide)
             self.show(*self._last)
+
+    def _add_columns(self, wide: bool) -> None:
+        self._wide = wide
+        for column, width in (WIDE if wide else NARROW).items():
+            self.add_column(column, key=column, width=width)
 
     @property
     def current_id(self) -> str | None:
@@ -86,14 +99,7 @@ class RunTable(DataTable):
 
     def show(self, summaries: Sequence[RunSummary], marked: Callable[[str], bool], now: float) -> None:
         self._last = (summaries, marked, now)
-        wide = self.app.size.width >= WIDE_FROM
-        if wide != self._wide:
-            self._wide = wide
-            self.clear(columns=True)
-            self._shown = {}
-            for column in self.columns_shown:
-                self.add_column(column, key=column)
-        rows = {s.id: row_cells(s, marked(s.id), now, wide) for s in summaries}
+        rows = {s.id: row_cells(s, marked(s.id), now, bool(self._wide)) for s in summaries}
         if list(rows) != list(self._shown):
             self._rebuild(rows)
             return

@@ -36,11 +36,14 @@ async def test_train_a_tiny_model_from_setup_and_land_on_results(tiny_model_dir:
         results = await wait_for_screen(pilot, ResultsScreen, timeout=300)
         assert results.run == train.run == app.current_run
         assert app.run_badge.state == "finished"
-        watcher = app.watch_run(train.run)
-        assert bar.progress == bar.total == watcher.started["total_steps"]
-        assert train.query_one("#loss-curve", RunCurve).points == len(watcher.steps) > 0
-        assert train.query_one("#metric-curve", RunCurve).points == 2  # one evaluation per epoch
-
         await wait_for(pilot, lambda: results.results is not None and results.results.evals, what="the results")
         summary = results.query_one("#results-summary", Static).content
         assert "accuracy" in getattr(summary, "plain", str(summary))
+
+        await pilot.press("ctrl+g")  # back to Train: it catches up with what happened while hidden
+        await wait_for(pilot, lambda: app.screen is train)
+        watcher = app.watch_run(train.run)
+        await wait_for(pilot, lambda: train.query_one("#metric-curve", RunCurve).points == 2)  # one eval per epoch
+        assert bar.progress == bar.total == watcher.started["total_steps"]
+        assert train.query_one("#loss-curve", RunCurve).points == len(watcher.steps) > 0
+        assert "finished" in str(train.query_one("#progress-steps", Static).content)
