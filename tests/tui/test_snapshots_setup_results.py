@@ -84,6 +84,8 @@ def _finished_run() -> FakeRun:
 
 async def _results_read(pilot) -> ResultsScreen:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen) and pilot.app.screen.results is not None)
+    badge = lambda: pilot.app.run_badge  # noqa: E731 - the header's run state, from the app's watcher
+    await wait_for(pilot, lambda: badge() is not None and badge().state == "finished" and badge().device)
     await pilot.pause()
     return pilot.app.screen
 
