@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import distributed
+from . import cancellation, distributed
 from .errors import WorkbenchError
 from .events import EventWriter
 from .runstore import RunDir
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(paths) != 1:
         print("usage: python -m workbench.train RUN_DIR [--resume]", file=sys.stderr)
         return 2
+    cancellation.install()
     run = distributed.rank_view(RunDir(Path(paths[0])))
     while True:
         outcome = attempt(run, resume=resume)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import distributed
+from . import cancellation, distributed
 from .callback import EventCallback
 from .config import RunConfig
 from .errors import WorkbenchError
@@ -237,6 +237,10 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         memory_estimate_bytes=estimate_training_memory(model_config, params, config.training, precision),
         device_memory_bytes=device_memory_bytes(device),
     )
+    if distributed.any_rank(callback.cancel_requested):  # cancelled while loading: nothing trained, nothing to save
+        writer.emit("cancelled", step=checkpoint_step(checkpoint) or 0, checkpoint=str(checkpoint) if checkpoint else None)
+        run.write_status(state="cancelled", ended_at=time.time(), message="cancelled before training started")
+        return
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if callback.cancel_requested:
@@ -306,6 +310,9 @@ def checkpoint_step(checkpoint: Path | None) -> int | None:
 
 
 def _install_sigterm(callback: Any) -> None:
+    """From here on a cancel goes to the callback; one that came during start-up carries over."""
+    callback.cancel_requested = callback.cancel_requested or cancellation.requested()
+
     def request_cancel(signum: int, frame: Any) -> None:
         callback.cancel_requested = True
 
