@@ -17,7 +17,7 @@ from screens.widgets.predictions_table import PredictionsTable
 from screens.widgets.status_text import StatusText
 from tests.fakes import FakeRun, ner_config
 from tests.tui.harness import fast_watchers, wait_for  # noqa: F401 (fixture)
-from tests.tui.test_setup import shown
+from tests.tui.test_setup import rendered, shown
 
 
 def finished_fake(runs_dir: Path) -> FakeRun:
@@ -202,3 +202,35 @@ async def test_playground_predicts_with_a_real_tiny_run(runs_dir: Path, tiny_mod
         await wait_for(pilot, lambda: "→" in shown(result), timeout=30, what="a prediction")
         text = shown(result)
         assert ("positive" in text) and ("negative" in text) and "%" in text
+
+
+def test_playground_shows_entities_by_character_offsets() -> None:
+    from screens.widgets.playground import describe_prediction
+
+    text = "Angela Merkel visited Paris."
+    result = {"text": text, "entities": [
+        {"text": "Angela Merkel", "type": "PER", "start": 0, "end": 13, "confidence": 0.97},
+        {"text": "Paris", "type": "LOC", "start": 22, "end": 27, "confidence": 0.91},
+    ]}
+    shown_text = rendered(describe_prediction(result))
+    assert "Angela Merkel/PER visited Paris/LOC." in shown_text
+    assert "PER    Angela Merkel  0.97" in shown_text and "LOC    Paris  0.91" in shown_text
+    assert "no entities found" in rendered(describe_prediction({"text": "nothing here", "entities": []}))
+
+
+async def test_a_test_split_evaluation_can_be_shown_instead(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.eval(100, accuracy=0.812)
+    test_samples = [{"index": 0, "text": "held-out text", "gold": "negative", "pred": "negative", "confidence": 0.9}]
+    fake.eval(100, accuracy=0.8, samples=test_samples, split="test")
+    fake.finish()
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        assert screen.query_one(EvalHistory).row_count == 2
+        assert "validation · step 100" in shown(screen.query_one("#per-class-caption"))
+        await pilot.press("t")
+        assert screen.split == "test"
+        assert "test · step 100" in shown(screen.query_one("#per-class-caption"))
+        assert screen.query_one(PredictionsTable).samples == test_samples
+

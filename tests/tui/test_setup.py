@@ -61,7 +61,10 @@ class Launches:
 
 def shown(widget: Static, width: int = 100) -> str:
     """The plain text a Static shows, whatever it was given (str, Text, or a Rich renderable)."""
-    content = widget.content
+    return rendered(widget.content, width)
+
+
+def rendered(content: object, width: int = 100) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, Text):
