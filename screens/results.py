@@ -228,8 +228,8 @@ class ResultsScreen(WorkbenchScreen):
             caption.update(Text(_no_evaluation(results), style="dim"))
             grid.show([], [])
             return
-        note = " · entities by span (O = missed or spurious)" if results.token_task else ""
-        caption.update(Text(f"{self.split} · step {latest.get('step')} · rows gold, columns predicted{note}", style="dim"))
+        note = " · O: missed or spurious entity" if results.token_task else ""
+        caption.update(Text(f"{self.split} · step {latest.get('step')} · rows: gold, columns: predicted{note}", style="dim"))
         grid.show(latest.get("confusion_matrix") or [], latest.get("labels") or [], latest.get("per_class"))
 
     def _show_predictions(self, results: RunResults) -> None:
