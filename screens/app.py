@@ -25,7 +25,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from workbench import runner
+from workbench import preflight, runner
 from workbench.errors import WorkbenchError
 from workbench.runstore import RunDir, RunSummary, list_runs, resolve_run
 
@@ -113,11 +113,23 @@ class WorkbenchApp(App[None]):
         return True
 
     def start_run(self, config: RunConfig) -> Worker[None]:
-        """Launch a training process for `config` and show its Train screen (in a worker)."""
+        """Pre-flight `config`, then launch a training process and show its Train screen (in a worker).
+
+        Pre-flight errors are each notified (message and hint) and nothing is launched, so no
+        run directory is made for a run that would fail; warnings are notified, then it starts.
+        """
         return self._launch(config)
 
     @work(exit_on_error=False, group="launch")
     async def _launch(self, config: RunConfig) -> None:
+        self.notify(f"checking {config.model.name} and the data…", timeout=3)
+        report = await asyncio.to_thread(preflight.preflight, config, self.runs_dir)
+        for error in report.errors:
+            self.notify(error.hint or " ", title=f"can't start: {error.message}", severity="error", timeout=12)
+        if report.errors:
+            return
+        for warning in report.warnings:
+            self.notify(warning.hint or " ", title=warning.message, severity="warning", timeout=8)
         self.notify(f"starting a run of {config.model.name}…", timeout=3)
         run, process = await asyncio.to_thread(runner.launch, config, self.runs_dir)
         self._started_here.add(run)

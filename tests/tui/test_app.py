@@ -15,6 +15,7 @@ from screens.dialogs import QuitDialog
 from screens.runs import RunsScreen
 from screens.train import TrainScreen
 from tests.fakes import FakeRun, fake_config
+from workbench.preflight import PreflightReport
 from tests.tui.harness import cancels, fast_watchers, wait_for, wait_for_first_screen, wait_for_screen  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("fast_watchers")
@@ -90,10 +91,11 @@ async def test_command_palette_offers_every_screen_and_each_run(runs_dir: Path) 
         assert "Cancel run" not in [command.title for command in app.get_system_commands(app.screen)]
 
 
-async def test_a_core_error_in_a_worker_becomes_a_one_line_notification(tmp_path: Path) -> None:
+async def test_a_core_error_in_a_worker_becomes_a_one_line_notification(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     not_a_dir = tmp_path / "runs"
     not_a_dir.write_text("a file where the runs directory should be")
     app = WorkbenchApp(not_a_dir, run="none")  # --run keeps the first screen on Runs (no Setup to load)
+    monkeypatch.setattr("workbench.preflight.preflight", lambda config, runs_dir: PreflightReport())  # reach the launch
     async with app.run_test(size=(80, 24)) as pilot:
         app.start_run(fake_config())
         errors = lambda: [n for n in app._notifications if n.severity == "error"]  # noqa: E731
@@ -101,6 +103,22 @@ async def test_a_core_error_in_a_worker_becomes_a_one_line_notification(tmp_path
         notification = errors()[-1]
         assert notification.title.startswith("can't create runs directory")
         assert "--runs-dir" in notification.message
+
+
+async def test_a_run_that_fails_pre_flight_is_refused_before_any_run_directory(runs_dir: Path, tmp_path: Path,
+                                                                               tiny_model_dir: Path) -> None:
+    one_class = tmp_path / "one_class.csv"
+    one_class.write_text("text,label\n" + "".join(f"a fine film {i},positive\n" for i in range(20)))
+    config = fake_config(model={"name": str(tiny_model_dir)}, data={"train": str(one_class)}, method={"kind": "full"})
+    app = WorkbenchApp(runs_dir, run="none")
+    async with app.run_test(size=(80, 24)) as pilot:
+        worker = app.start_run(config)
+        await wait_for(pilot, lambda: worker.is_finished, timeout=60, what="pre-flight")
+        errors = [n for n in app._notifications if n.severity == "error" and n.title.startswith("can't start")]
+        assert len(errors) == 1 and "class" in errors[0].title
+        assert errors[0].message.strip()  # the hint
+        assert list(runs_dir.iterdir()) == []
+        assert app.current_slot() != "train"
 
 
 async def test_an_unknown_run_argument_is_reported_and_runs_shown(runs_dir: Path) -> None:
