@@ -8,6 +8,7 @@ token classification (entity types, highlighted sentences).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,16 +18,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import HorizontalScroll, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Tabs
 
 from workbench import humanize
 from workbench.config import RunConfig
+from workbench.export import export_run
 from workbench.runstore import ACTIVE_STATES, RunDir
 
 from .base import WorkbenchScreen
+from .export_dialog import ExportDialog, default_export_dir
 from .messages import EvalEvent, RunEnded, SamplesEvent
 from .widgets.confusion_grid import ConfusionGrid
 from .widgets.example_detail import ExampleDetail
+from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 from .widgets.metrics_tables import EvalHistory, PerClassScores
 from .widgets.playground import Playground
@@ -134,6 +138,7 @@ class ResultsScreen(WorkbenchScreen):
         Binding("l", "set_filter('low')", "Low confidence", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_split", "Split"),
+        Binding("ctrl+s", "export", "Export", priority=True),
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
 
@@ -168,13 +173,10 @@ class ResultsScreen(WorkbenchScreen):
                 yield PredictionsTable(id="predictions-table")
             with TabPane("Playground", id="playground"):
                 yield Playground(self.run, id="playground-pane")
-        yield Footer()
+        yield WorkbenchFooter()
 
     def on_mount(self) -> None:
         self.query_one("#results-summary", Static).update(Text("reading the run…", style="dim"))
-        watch_run = getattr(self.app, "watch_run", None)
-        if watch_run is not None and self.run.status().get("state") in ACTIVE_STATES:
-            self.watcher = watch_run(self.run).subscribe(self)
         self.load()
 
     def on_unmount(self) -> None:
@@ -195,6 +197,7 @@ class ResultsScreen(WorkbenchScreen):
 
     def on_results_screen_loaded(self, message: Loaded) -> None:
         results = self.results = message.results
+        self._follow_if_going(results.state)
         if self.split not in results.splits and results.splits:
             self.split = "validation" if "validation" in results.splits else results.splits[0]
         self.query_one("#results-summary", Static).update(summary_text(self.run, results))
@@ -205,6 +208,14 @@ class ResultsScreen(WorkbenchScreen):
         if self.query_one(TabbedContent).active == "playground":
             self.query_one(Playground).activate()  # the run may have saved its model since
         self.refresh_bindings()
+
+    def _follow_if_going(self, state: str) -> None:
+        """Subscribe to a still-going run's watcher (once), then read again: nothing it saw
+        between the first read and now is missed."""
+        watch_run = getattr(self.app, "watch_run", None)
+        if self.watcher is None and watch_run is not None and state in ACTIVE_STATES:
+            self.watcher = watch_run(self.run).subscribe(self)
+            self.load()
 
     def _show_metrics(self, results: RunResults) -> None:
         best = (results.status.get("best") or {}).get("step")
@@ -291,6 +302,27 @@ class ResultsScreen(WorkbenchScreen):
         self.split = splits[(splits.index(self.split) + 1) % len(splits)]
         self.notify(f"showing the {self.split} evaluation", timeout=2)
         self.on_results_screen_loaded(self.Loaded(self.results))
+
+    def action_export(self) -> None:
+        self.export_model()
+
+    @work(exclusive=True, group="export", exit_on_error=False)
+    async def export_model(self) -> None:
+        """Ask where (ExportDialog), then export in a thread; a core error is notified by the app."""
+        saved = await asyncio.to_thread(self.run.trained_model_dir)
+        if saved is None:
+            self.notify("only a run that saved its model can be exported: wait for it to finish, or resume it",
+                        title="nothing to export yet", severity="warning")
+            return
+        dialog = ExportDialog(self.run.id, default_export_dir(self.run.path), adapter=saved == self.run.adapter_dir)
+        request = await self.app.push_screen_wait(dialog)
+        if request is None:
+            return
+        self.notify(f"exporting {self.run.id}…", timeout=3)
+        result = await asyncio.to_thread(export_run, self.run, request.out_dir, merge=request.merge, force=request.force)
+        self.notify(str(result.out_dir), title=f"exported the {result.kind}", timeout=8)
+        for note in result.notes:
+            self.notify(note, severity="warning")
 
     def action_leave_input(self) -> None:
         if isinstance(self.focused, Input):

@@ -16,6 +16,7 @@ from screens.widgets.playground import Playground
 from screens.widgets.predictions_table import PredictionsTable
 from screens.widgets.status_text import StatusText
 from tests.fakes import FakeRun, ner_config
+from workbench.runstore import RunDir
 from tests.tui.harness import fast_watchers, wait_for  # noqa: F401 (fixture)
 from tests.tui.test_setup import rendered, shown
 
@@ -169,16 +170,24 @@ async def test_playground_refuses_politely_without_a_saved_model(runs_dir: Path)
         assert screen.query_one(Playground).loaded is None
 
 
-@pytest.mark.slow
-async def test_playground_predicts_with_a_real_tiny_run(runs_dir: Path, tiny_model_dir: Path, tiny_csv: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    import workbench.inference
+@pytest.fixture
+def tiny_finished_run(runs_dir: Path, tiny_model_dir: Path, tiny_csv: Path) -> RunDir:
+    """The tiny BERT trained for one epoch through the runner: a real finished run with a saved model."""
     from tests.core.tiny_training import tiny_config, train_to_end
 
     run = train_to_end(tiny_config(tiny_model_dir, tiny_csv, epochs=1), runs_dir)
     assert run.status()["state"] == "finished"
+    return run
+
+
+@pytest.mark.slow
+async def test_playground_predicts_with_a_real_tiny_run(runs_dir: Path, tiny_finished_run: RunDir,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import workbench.inference
+
+    run = tiny_finished_run
     release = threading.Event()
     real_load = workbench.inference.load_run_model
 
