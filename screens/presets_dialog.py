@@ -1,4 +1,5 @@
-"""Preset dialogs: pick one to load, name one to save (replacing one asks via `ConfirmDialog`)."""
+"""Pickers for presets and suggestions, and the name prompt for saving a preset (replacing one asks
+via `ConfirmDialog`)."""
 
 from __future__ import annotations
 
@@ -10,56 +11,36 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, Static
 
 from workbench.presets import PresetInfo, list_presets
+from workbench.suggestions import Suggestion
+
+from .widgets.pick_list import PickList
 
 
-class PresetPicker(ModalScreen[Path | None]):
-    """Shipped and user presets with their descriptions; enter loads, escape cancels."""
-
-    DEFAULT_CSS = """
-    PresetPicker { align: center middle; }
-    PresetPicker > Vertical {
-        width: 90%; max-width: 100; height: auto; max-height: 90%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    PresetPicker OptionList, PresetPicker OptionList:focus {
-        height: auto; max-height: 16; border: none; padding: 0;
-        text-wrap: nowrap; text-overflow: ellipsis;
-    }
-    PresetPicker .dialog-help { color: $text-muted; }
-    """
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
-
-    def __init__(self, presets: list[PresetInfo] | None = None) -> None:
-        super().__init__()
-        self.presets = presets if presets is not None else list_presets()
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Open preset"
-            if not self.presets:
-                yield Label("no presets found")
-            yield OptionList(*(self._option(info, i) for i, info in enumerate(self.presets)), id="preset-list")
-            yield Static("enter: load · esc: cancel", classes="dialog-help")
-
-    @staticmethod
-    def _option(info: PresetInfo, index: int) -> Option:
+def preset_picker(presets: list[PresetInfo] | None = None) -> PickList[Path]:
+    """Shipped and user presets with their descriptions; picking one gives its path."""
+    items = []
+    for info in presets if presets is not None else list_presets():
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(info.name, style="bold")
         text.append(f"  {info.origin}", style="dim")
         if info.description:
             text.append(f"\n  {info.description}", style="dim")
-        return Option(text, id=str(index))
+        items.append((text, info.path))
+    return PickList("Open preset", items, empty="no presets found", help="enter: load · esc: cancel")
 
-    @on(OptionList.OptionSelected)
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.presets[int(event.option.id or 0)].path)
 
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
+def suggestion_picker(title: str, suggestions: list[Suggestion]) -> PickList[str]:
+    """Values seen before (recent runs, presets, packages, the HF cache), each with its origin."""
+    items = []
+    for suggestion in suggestions:
+        text = Text(suggestion.value, style="bold")
+        text.append(f"  {suggestion.origin}", style="dim")
+        items.append((text, suggestion.value))
+    return PickList(title, items, empty="nothing to suggest yet: no preset, recent run or cached model names one",
+                    help="enter: use it · esc: cancel")
 
 
 class PresetNamePrompt(ModalScreen[str | None]):

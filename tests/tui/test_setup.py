@@ -13,7 +13,8 @@ from textual.widgets import Static
 
 from screens.app import WorkbenchApp
 from screens.dialogs import ConfirmDialog
-from screens.presets_dialog import PresetNamePrompt, PresetPicker
+from screens.presets_dialog import PresetNamePrompt
+from screens.widgets.pick_list import PickList
 from screens.setup import SetupScreen
 from screens.widgets.config_fields import ConfigChoice, ConfigInput, ConfigSelect
 from screens.widgets.data_preview import LabelDistribution, PreviewTable
@@ -193,8 +194,8 @@ async def test_loading_a_preset_fills_the_form(runs_dir: Path, tiny_preset: Path
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_setup(pilot)
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, PresetPicker), what="the preset list")
-        names = [info.name for info in app.screen.presets]
+        await wait_for(pilot, lambda: isinstance(app.screen, PickList), what="the preset list")
+        names = [path.stem for path in app.screen.values]
         await pilot.press(*["down"] * names.index("sst2-local-minilm"), "enter")
         await wait_for(pilot, lambda: app.screen is screen, what="back on Setup")
         assert field(screen, "model.name").value == "sentence-transformers/all-MiniLM-L6-v2"
@@ -295,3 +296,32 @@ async def test_choosing_another_label_column_redoes_the_preview(runs_dir: Path, 
         await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.label_column == "topic", timeout=30, what="the new preview")
         assert screen.data_preview.label_counts == {"news": 20, "sport": 40}
         assert screen.build_config().data.label_column == "topic"
+
+
+async def test_ctrl_l_lists_models_seen_before_and_fills_the_field(runs_dir: Path, tiny_preset: Path) -> None:
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await wait_for(pilot, lambda: screen.suggestions["model.name"], what="the suggestions")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickList), what="the model list")
+        assert "distilbert/distilbert-base-uncased" in app.screen.values
+        index = app.screen.values.index("distilbert/distilbert-base-uncased")
+        await pilot.press(*["down"] * index, "enter")
+        await wait_for(pilot, lambda: app.screen is screen, what="back on Setup")
+        assert field(screen, "model.name").value == "distilbert/distilbert-base-uncased"
+
+
+def test_path_completion_extends_to_files_and_folders(tmp_path: Path) -> None:
+    from screens.widgets.suggesters import complete_path
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("text,label\n")
+    (tmp_path / "data" / ".hidden.csv").write_text("")
+    (tmp_path / "dataset.tsv").write_text("")
+    assert complete_path(f"{tmp_path}/data/tr") == f"{tmp_path}/data/train.csv"
+    assert complete_path(f"{tmp_path}/dat") == f"{tmp_path}/dataset.tsv"  # files before folders
+    assert complete_path(f"{tmp_path}/data/") == f"{tmp_path}/data/train.csv"  # hidden files only when asked
+    assert complete_path(f"{tmp_path}/data/.h") == f"{tmp_path}/data/.hidden.csv"
+    assert complete_path(f"{tmp_path}/nothing") is None
+    assert complete_path("sentence-transformers") is None  # a hub id, not a path
