@@ -347,4 +347,6 @@ def _no_evaluation(results: RunResults) -> str:
         return "no evaluation yet: the first one comes at the end of an epoch (or eval_steps)"
     if results.config is not None and results.config.training.eval_strategy == "no":
         return "this run had evaluation turned off (training.eval_strategy = no)"
+    if results.state in ("failed", "cancelled"):
+        return f"the run {results.state} before its first evaluation"
     return "this run has no evaluation"

@@ -243,3 +243,16 @@ async def test_a_test_split_evaluation_can_be_shown_instead(runs_dir: Path) -> N
         assert "test · step 100" in shown(screen.query_one("#per-class-caption"))
         assert screen.query_one(PredictionsTable).samples == test_samples
 
+
+
+async def test_a_failed_run_says_why_and_that_it_has_no_evaluation(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.fail(message="CUDA out of memory", hint="lower training.batch_size")
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        assert shown(screen.query_one("#results-summary")).startswith("failed: CUDA out of memory")
+        assert "the run failed before its first evaluation" in shown(screen.query_one("#per-class-caption"))
+        assert not screen.query_one(EvalHistory).display
+        await pilot.press("4")
+        assert "ended failed before saving a model" in shown(screen.query_one(Playground).query_one(StatusText))
