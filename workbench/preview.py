@@ -140,6 +140,14 @@ class ModelPreview:
         return estimate_memory_bytes(params, batch_size, max_length, self.info.hidden_size, self.info.layers)
 
 
+def visible_gpus() -> int:
+    """How many CUDA GPUs a run could train on (`training.nproc`); imports torch, so off the UI thread."""
+    with _ONE_AT_A_TIME:  # a first `import torch` here must not overlap a preview's imports
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def preview_model(config: RunConfig, num_labels: int = 2) -> ModelPreview:
     """Inspect `config.model` on the meta device for every method (no weights are read).
 
