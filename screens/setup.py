@@ -30,7 +30,7 @@ from workbench.suggestions import Suggestion, data_suggestions, model_suggestion
 
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
-from .presets_dialog import PresetNamePrompt, PresetPicker
+from .presets_dialog import PresetNamePrompt, preset_picker, suggestion_picker
 from .widgets.config_fields import CONFIG_FIELDS, ConfigChoice, ConfigInput, ConfigSelect, config_value, with_value
 from .widgets.header import WorkbenchHeader
 from .widgets.data_preview import LabelDistribution, PreviewTable, describe_sizes
@@ -89,6 +89,7 @@ class SetupScreen(WorkbenchScreen):
         Binding("ctrl+t", "train", "Train", priority=True),
         Binding("ctrl+o", "open_preset", "Open preset", priority=True),
         Binding("ctrl+s", "save_preset", "Save preset", priority=True),
+        Binding("ctrl+l", "list_suggestions", "List", priority=True),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
@@ -131,6 +132,7 @@ class SetupScreen(WorkbenchScreen):
         self._model_key = ""
         self._data_key = ""
         self._data_pending = False
+        self.suggestions: dict[str, list[Suggestion]] = {"model.name": [], "data.train": []}
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -397,6 +399,7 @@ class SetupScreen(WorkbenchScreen):
         self.post_message(self.SuggestionsFound(model_suggestions(runs_dir), data_suggestions(runs_dir)))
 
     def on_setup_screen_suggestions_found(self, message: SuggestionsFound) -> None:
+        self.suggestions = {"model.name": message.models, "data.train": message.data}
         model_field = self.query_one("#model-name", ConfigInput)
         data_field = self.query_one("#data-train", ConfigInput)
         model_field.suggester = SourceSuggester([s.value for s in message.models])
@@ -437,6 +440,19 @@ class SetupScreen(WorkbenchScreen):
             self.notify(err.one_line(), title=title, severity="error")
             return None
 
+    def action_list_suggestions(self) -> None:
+        """Models (or, from the data field, data) seen before, to pick instead of typing."""
+        key = "data.train" if self.focused is self.query_one("#data-train") else "model.name"
+        target = self.query_one(f"#{key.replace('.', '-')}", ConfigInput)
+
+        def use(value: str | None) -> None:
+            if value:
+                target.value = value
+                target.focus()
+
+        title = "Data seen before" if key == "data.train" else "Models: presets, recent runs, packaged, HF cache"
+        self.app.push_screen(suggestion_picker(title, self.suggestions[key]), use)
+
     def action_open_preset(self) -> None:
         def chosen(path: Path | None) -> None:
             if path is None:
@@ -450,7 +466,7 @@ class SetupScreen(WorkbenchScreen):
             self.notify(f"loaded preset {config.name or path.stem}", timeout=3)
             warn_about(self, config)
 
-        self.app.push_screen(PresetPicker(), chosen)
+        self.app.push_screen(preset_picker(), chosen)
 
     def action_save_preset(self) -> None:
         config = self.checked_config("can't save preset", "ctrl+s")
