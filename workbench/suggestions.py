@@ -46,9 +46,9 @@ def data_suggestions(runs_dir: Path | None = None) -> list[Suggestion]:
 def cached_models() -> list[str]:
     """Model repositories in the local Hugging Face hub cache, most recently used first."""
     try:
-        from huggingface_hub import scan_cache_dir
+        from huggingface_hub import constants, scan_cache_dir
 
-        info = scan_cache_dir()
+        info = scan_cache_dir(constants.HF_HUB_CACHE)  # read now, not when huggingface_hub was imported
     except Exception:  # no cache folder yet, or an unreadable one: nothing to suggest
         return []
     repos = [repo for repo in info.repos if repo.repo_type == "model"]

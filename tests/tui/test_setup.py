@@ -325,3 +325,19 @@ def test_path_completion_extends_to_files_and_folders(tmp_path: Path) -> None:
     assert complete_path(f"{tmp_path}/data/.h") == f"{tmp_path}/data/.hidden.csv"
     assert complete_path(f"{tmp_path}/nothing") is None
     assert complete_path("sentence-transformers") is None  # a hub id, not a path
+
+
+async def test_the_gpu_count_field_shows_only_with_several_gpus(runs_dir: Path, tiny_preset: Path) -> None:
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        nproc = field(screen, "training.nproc")
+        await wait_for(pilot, lambda: not any(w.is_running for w in screen.workers if w.group == "gpus"), what="the GPU count")
+        from workbench.preview import visible_gpus
+
+        assert nproc.display == (visible_gpus() > 1)  # hidden on a machine with one GPU or none
+        screen.post_message(SetupScreen.GpusCounted(4))
+        await wait_for(pilot, lambda: nproc.display, what="the nproc field")
+        assert nproc.placeholder == "1-4"
+        await retype(pilot, nproc, "2")
+        assert screen.build_config().training.nproc == 2
