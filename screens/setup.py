@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Input, Label, OptionList, RadioSet, Select, Static
+from textual.widgets import Input, Label, OptionList, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
 from workbench.config import RunConfig
@@ -33,6 +33,7 @@ from .dialogs import ConfirmDialog
 from .presets_dialog import PresetNamePrompt, preset_picker, suggestion_picker
 from .widgets.config_fields import CONFIG_FIELDS, ConfigChoice, ConfigInput, ConfigSelect, config_value, with_value
 from .widgets.header import WorkbenchHeader
+from .widgets.footer import WorkbenchFooter
 from .widgets.data_preview import LabelDistribution, PreviewTable, describe_sizes
 from .widgets.model_info import ModelInfo
 from .widgets.status_text import error_text
@@ -179,7 +180,7 @@ class SetupScreen(WorkbenchScreen):
                     yield from _field("task", ConfigSelect("task", TASKS, classes="task-select"))
         yield PreviewTable(id="preview-table")
         yield Static(id="setup-status")
-        yield Footer()
+        yield WorkbenchFooter()
 
     def on_mount(self) -> None:
         self.fill_form(self.initial)
