@@ -58,6 +58,12 @@ class RunCurve(PlotextPlot):
         super().on_mount()
         self._draw()
 
+    def on_resize(self) -> None:
+        # How many points are kept depends on the width: redraw for the real one, so what is
+        # plotted never depends on whether data arrived before or after the first layout.
+        if self._series:
+            self._draw()
+
     @property
     def points(self) -> int:
         """How many points are plotted in total (tests read this)."""
