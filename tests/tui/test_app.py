@@ -113,8 +113,10 @@ async def test_a_run_that_fails_pre_flight_is_refused_before_any_run_directory(r
     app = WorkbenchApp(runs_dir, run="none")
     async with app.run_test(size=(80, 24)) as pilot:
         worker = app.start_run(config)
-        await wait_for(pilot, lambda: worker.is_finished, timeout=60, what="pre-flight")
-        errors = [n for n in app._notifications if n.severity == "error" and n.title.startswith("can't start")]
+        refusals = lambda: [n for n in app._notifications if n.severity == "error" and n.title.startswith("can't start")]  # noqa: E731
+        # The notification is posted from the worker's thread: wait for it, not for the worker.
+        await wait_for(pilot, lambda: worker.is_finished and refusals(), timeout=60, what="pre-flight refusal")
+        errors = refusals()
         assert len(errors) == 1 and "class" in errors[0].title
         assert errors[0].message.strip()  # the hint
         assert list(runs_dir.iterdir()) == []
