@@ -51,6 +51,8 @@ def number(value: float | None, digits: int = 3) -> str:
 def learning_rate(value: float | None) -> str:
     if value is None:
         return "—"
+    if value == 0:
+        return "0"
     return f"{value:.1e}".replace("e-0", "e-")
 
 
