@@ -66,12 +66,10 @@ class EventCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.faults.at_step_end(state.global_step, args.per_device_train_batch_size)
-        if distributed.world_size() > 1:  # every rank stops at the same step, or the others hang
-            distributed.crash_if_asked()
-            self.cancel_requested = distributed.any_rank(self.cancel_requested)
         save_due = self.save_every_s is not None and time.monotonic() - self._last_save >= self.save_every_s
-        if distributed.world_size() > 1:  # ranks must agree, or one waits for the others forever
-            save_due = distributed.any_rank(save_due)
+        if distributed.world_size() > 1:  # ranks must agree on stopping and saving, or the others hang
+            distributed.crash_if_asked()
+            self.cancel_requested, save_due = distributed.any_ranks(self.cancel_requested, save_due)
         if save_due:
             control.should_save = True
         if self.cancel_requested:

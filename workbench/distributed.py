@@ -122,15 +122,20 @@ def crash_if_asked() -> None:
 
 def any_rank(flag: bool) -> bool:
     """True on every rank when `flag` is true on any rank (a collective: all ranks must call it)."""
+    return any_ranks(flag)[0]
+
+
+def any_ranks(*flags: bool) -> tuple[bool, ...]:
+    """`any_rank` for several flags in one collective (the step end asks two questions each step)."""
     import torch
     import torch.distributed as dist
 
     if world_size() == 1 or not dist.is_initialized():
-        return flag
+        return tuple(flags)
     device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
-    value = torch.tensor([1 if flag else 0], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    values = torch.tensor([1 if flag else 0 for flag in flags], device=device)
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in values.tolist())
 
 
 # -- failures -------------------------------------------------------------------------------------
