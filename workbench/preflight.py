@@ -194,16 +194,10 @@ def _check_max_length(config: RunConfig, model: _Model) -> None:
 
 def _check_data(config: RunConfig, report: PreflightReport) -> None:
     """Load the splits with the task's own loader: files, encoding, columns, labels, classes."""
-    from .data import load_splits
     from .tasks import get_task
 
-    task = get_task(config.task)
-    loader = getattr(task, "load", None)
-    if loader is not None:
-        splits, encoder, columns = loader(config)
-        report.facts.update(labels=list(encoder.names), columns=columns)
-    else:
-        splits = load_splits(config.data, config.task, config.training.seed)
+    splits, labels, columns = get_task(config.task).load(config)
+    report.facts.update(labels=list(labels.names), columns=columns)
     report.facts.update(train_size=len(splits.train), validation_size=len(splits.validation))
 
 

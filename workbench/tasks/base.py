@@ -38,6 +38,10 @@ class Task(Protocol):
     peft_task_type: str  # peft TaskType value, e.g. "SEQ_CLS"
     main_metric: str  # the metric that ranks runs
 
+    def load(self, config: RunConfig) -> tuple[Any, Any, dict[str, str | None]]:
+        """(raw splits, the label/tag set with `.names`, the columns used), untokenised."""
+        ...
+
     def prepare(self, config: RunConfig, tokenizer: Any) -> Prepared: ...
 
     def collator(self, tokenizer: Any) -> Any: ...
