@@ -270,22 +270,8 @@ def estimate_training_memory(model_config: Any, params: Any, training: TrainingC
     )
 
 
-def device_memory_bytes(device: str) -> int | None:
-    """Memory the device can give training: a GPU's total memory, or the RAM available now."""
-    try:
-        if device.startswith("cuda"):
-            import torch
-
-            return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # an odd driver state must not break a run over an estimate
-        return None
-
-
 def _check_memory(config: RunConfig, model: _Model, report: PreflightReport) -> None:
-    from .training import pick_device, pick_precision
+    from .devices import device_memory_bytes, pick_device, pick_precision
 
     device = pick_device(config.training.device)
     precision = pick_precision(config.training.precision, device)

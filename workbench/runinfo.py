@@ -9,8 +9,7 @@ import json
 from typing import Any
 
 from .events import TERMINAL_TYPES
-from .runstore import RunDir
-from .tracking import tensorboard_dir
+from .runstore import RunDir, tensorboard_dir
 
 #: Fields of a `step` event kept in the loss curve.
 CURVE_FIELDS = ("step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_s", "elapsed_s")

@@ -24,13 +24,14 @@ from .runstore import ACTIVE_STATES, RunDir, new_run_dir, process_start_time
 
 
 def training_command(run: RunDir, *, resume: bool = False) -> list[str]:
-    """One training process, or with `training.nproc > 1` the torchrun launcher (see distributed.py)."""
+    """One training process (`workbench.trainer`), or with `training.nproc > 1` the torchrun
+    launcher (`workbench.trainer.launcher`). Named, not imported: the core never imports the
+    training process."""
     nproc = run.config().training.nproc
     if nproc > 1:
-        from .distributed import launcher_command
-
-        return launcher_command(run.path, nproc, resume=resume)
-    command = [sys.executable, "-m", "workbench.train", str(run.path)]
+        command = [sys.executable, "-m", "workbench.trainer.launcher", str(run.path), "--nproc", str(nproc)]
+    else:
+        command = [sys.executable, "-m", "workbench.trainer", str(run.path)]
     return command + (["--resume"] if resume else [])
 
 

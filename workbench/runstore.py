@@ -28,6 +28,11 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("TLWB_RUNS_DIR") or "runs")
 
 
+def tensorboard_dir(run_path: Path) -> Path:
+    """Where `training.report_to = ["tensorboard"]` writes (see `trainer.tracking`)."""
+    return Path(run_path) / "tensorboard"
+
+
 def process_start_time(pid: int) -> float | None:
     """The OS start time of `pid`, or None when no such process is alive."""
     import psutil

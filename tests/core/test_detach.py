@@ -44,7 +44,7 @@ def _process(run: RunDir) -> tuple[int, float]:
 
 def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    slow = hooks_env(STEP_DELAY_S=0.5)
+    slow = hooks_env(step_delay_s=0.5)
 
     # `train --detach` returns at once, with the run id, while the run is still going.
     run = start_detached(preset, runs_dir, slow)
@@ -79,7 +79,7 @@ def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path)
 
 def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(STEP_DELAY_S=0.3))
+    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(step_delay_s=0.3))
     terminal.read_until("checkpoint saved at step 4")
     (run_path,) = runs_dir.iterdir()
     run = RunDir(run_path)
@@ -91,7 +91,7 @@ def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: 
 
 def test_ctrl_c_in_the_foreground_cancels_with_a_checkpoint(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(STEP_DELAY_S=0.3))
+    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(step_delay_s=0.3))
     terminal.read_until("checkpoint saved at step 4")
     os.write(terminal.master, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group, the CLI only
     screen = terminal.read_until("cancelled at step")
@@ -106,7 +106,7 @@ def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: 
     if not (REPO_ROOT / "screens" / "app.py").is_file():
         pytest.fail("screens/app.py is missing: the TUI is part of the workbench")
     runs_dir = tmp_path / "runs"
-    run = start_detached(preset, runs_dir, hooks_env(STEP_DELAY_S=0.3), "--no-preflight")
+    run = start_detached(preset, runs_dir, hooks_env(step_delay_s=0.3), "--no-preflight")
     wait_for_event(run, "started")
     pid, pid_start = _process(run)
     tui = PtyCommand([*TLWB, "--runs-dir", str(runs_dir), "--run", run.id], hooks_env(), size=(120, 40))

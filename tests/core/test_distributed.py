@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import distributed
+from workbench.trainer import failures, launcher, ranks
 from workbench.events import EventWriter
 from workbench.fsutil import atomic_write_text
 from workbench.presets import config_to_toml
@@ -34,13 +34,13 @@ def types_of(run: RunDir) -> Counter:
 # -- the launch command ---------------------------------------------------------------------------
 def test_one_process_runs_the_training_module_directly(tmp_path: Path) -> None:
     run = make_run(tmp_path)
-    assert training_command(run) == [sys.executable, "-m", "workbench.train", str(run.path)]
+    assert training_command(run) == [sys.executable, "-m", "workbench.trainer", str(run.path)]
 
 
 def test_several_processes_go_through_the_launcher(tmp_path: Path) -> None:
     run = make_run(tmp_path, nproc=4)
     assert training_command(run, resume=True) == [
-        sys.executable, "-m", "workbench.distributed", str(run.path), "--nproc", "4", "--resume",
+        sys.executable, "-m", "workbench.trainer.launcher", str(run.path), "--nproc", "4", "--resume",
     ]
 
 
@@ -63,11 +63,11 @@ def test_the_cli_nproc_option_sets_training_nproc(tmp_path: Path, tiny_model_dir
 
 
 def test_torchrun_is_standalone_unless_given_a_rendezvous(tmp_path: Path) -> None:
-    single_node = distributed.torchrun_command(tmp_path, 2)
+    single_node = launcher.torchrun_command(tmp_path, 2)
     assert single_node[:4] == [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    assert single_node[-3:] == ["-m", "workbench.train", str(tmp_path)]
+    assert single_node[-3:] == ["-m", "workbench.trainer", str(tmp_path)]
     assert single_node[single_node.index("--nproc-per-node") + 1] == "2"
-    multi_node = distributed.torchrun_command(tmp_path, 8, resume=True, extra=["--nnodes", "2", "--rdzv-endpoint=head:29500"])
+    multi_node = launcher.torchrun_command(tmp_path, 8, resume=True, extra=["--nnodes", "2", "--rdzv-endpoint=head:29500"])
     assert "--standalone" not in multi_node
     assert multi_node[3:7] == ["--nnodes", "2", "--rdzv-endpoint=head:29500", "--nproc-per-node"]
     assert multi_node[-1] == "--resume"
@@ -75,18 +75,18 @@ def test_torchrun_is_standalone_unless_given_a_rendezvous(tmp_path: Path) -> Non
 
 def test_launcher_takes_torchrun_options_after_a_double_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
-    monkeypatch.setattr(distributed, "launch", lambda run, nproc, resume, extra: seen.update(run=run, nproc=nproc, resume=resume, extra=extra) or 0)
-    monkeypatch.setenv(distributed.TORCHRUN_ARGS_ENV, "--nnodes 2")
-    assert distributed.main([str(tmp_path), "--nproc", "3", "--resume", "--", "--rdzv-endpoint", "head:29500"]) == 0
+    monkeypatch.setattr(launcher, "launch", lambda run, nproc, resume, extra: seen.update(run=run, nproc=nproc, resume=resume, extra=extra) or 0)
+    monkeypatch.setenv(launcher.TORCHRUN_ARGS_ENV, "--nnodes 2")
+    assert launcher.main([str(tmp_path), "--nproc", "3", "--resume", "--", "--rdzv-endpoint", "head:29500"]) == 0
     assert seen == {"run": RunDir(tmp_path), "nproc": 3, "resume": True, "extra": ["--nnodes", "2", "--rdzv-endpoint", "head:29500"]}
 
 
 def test_ranks_share_the_cpu_threads_and_know_their_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    environment = distributed.rank_environment(4, base={"PATH": "/bin"})
+    environment = launcher.rank_environment(4, base={"PATH": "/bin"})
     assert environment["OMP_NUM_THREADS"] == "4"
-    assert environment[distributed.LAUNCHER_ENV] == str(os.getpid())
-    assert distributed.rank_environment(4, base={"OMP_NUM_THREADS": "2"})["OMP_NUM_THREADS"] == "2"
+    assert environment[ranks.LAUNCHER_ENV] == str(os.getpid())
+    assert launcher.rank_environment(4, base={"OMP_NUM_THREADS": "2"})["OMP_NUM_THREADS"] == "2"
 
 
 # -- rank 0 writes, the others only read -----------------------------------------------------------
@@ -95,22 +95,22 @@ def test_only_rank_zero_writes_events_and_status(tmp_path: Path, monkeypatch: py
     run.write_status(state="running")
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    follower = distributed.rank_view(run)
+    follower = ranks.rank_view(run)
     follower.write_status(state="finished")
-    event = distributed.event_writer(follower).emit("step", step=1)
+    event = ranks.event_writer(follower).emit("step", step=1)
     assert event["step"] == 1 and not run.events_path.exists()
     assert run.read_status()["state"] == "running"
     monkeypatch.setenv("RANK", "0")
-    assert distributed.rank_view(run) is run
-    distributed.event_writer(run).emit("step", step=1)
+    assert ranks.rank_view(run) is run
+    ranks.event_writer(run).emit("step", step=1)
     assert types_of(run) == {"step": 1}
 
 
 def test_the_launchers_pid_stays_in_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(distributed.LAUNCHER_ENV, raising=False)
-    assert distributed.process_record()["pid"] == os.getpid()
-    monkeypatch.setenv(distributed.LAUNCHER_ENV, "12345")
-    assert distributed.process_record() == {}
+    monkeypatch.delenv(ranks.LAUNCHER_ENV, raising=False)
+    assert ranks.process_record()["pid"] == os.getpid()
+    monkeypatch.setenv(ranks.LAUNCHER_ENV, "12345")
+    assert ranks.process_record() == {}
 
 
 # -- failures: every rank's, reported once ---------------------------------------------------------
@@ -118,28 +118,28 @@ def test_the_first_rank_failure_is_the_runs_failure(tmp_path: Path, monkeypatch:
     run = make_run(tmp_path)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    distributed.record_rank_failure(run, "crash", "RuntimeError: CUDA error: illegal memory access", "see train.log")
+    failures.record_rank_failure(run, "crash", "RuntimeError: CUDA error: illegal memory access", "see train.log")
     time.sleep(0.01)
     monkeypatch.setenv("RANK", "0")
-    distributed.record_rank_failure(run, "crash", "RuntimeError: Connection closed by peer", "see train.log")
-    assert distributed.report_run_end(run, exit_code=1) is True
+    failures.record_rank_failure(run, "crash", "RuntimeError: Connection closed by peer", "see train.log")
+    assert launcher.report_run_end(run, exit_code=1) is True
     failed = [e for e in run.events() if e["type"] == "failed"]
     assert [f["message"] for f in failed] == ["rank 1: RuntimeError: CUDA error: illegal memory access"]
     assert run.read_status()["state"] == "failed"
-    assert distributed.report_run_end(run, exit_code=1) is False  # never a second terminal event
+    assert launcher.report_run_end(run, exit_code=1) is False  # never a second terminal event
     assert types_of(run)["failed"] == 1
 
 
 def test_a_silent_death_still_fails_the_run(tmp_path: Path) -> None:
     run = make_run(tmp_path)
-    assert distributed.report_run_end(run, exit_code=-9)
+    assert launcher.report_run_end(run, exit_code=-9)
     status = run.read_status()
     assert status["state"] == "failed" and "exit code -9" in status["message"] and "train.log" in status["hint"]
 
 
 def test_a_launch_cancelled_before_training_ends_cancelled(tmp_path: Path) -> None:
     run = make_run(tmp_path)
-    assert distributed.report_run_end(run, exit_code=1, cancelled=True)
+    assert launcher.report_run_end(run, exit_code=1, cancelled=True)
     assert [e["type"] for e in run.events()] == ["cancelled"]
     status = run.read_status()
     assert status["state"] == "cancelled" and "start the run again" in status["hint"]
@@ -148,7 +148,7 @@ def test_a_launch_cancelled_before_training_ends_cancelled(tmp_path: Path) -> No
 def test_a_finished_run_is_left_alone_by_the_launcher(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     EventWriter(run.events_path).emit("finished", metrics={})
-    assert distributed.report_run_end(run, exit_code=1) is False
+    assert launcher.report_run_end(run, exit_code=1) is False
     assert types_of(run) == {"finished": 1}
 
 
@@ -180,7 +180,7 @@ def test_two_processes_write_one_coherent_run(two_process_config, runs_dir: Path
     assert events[-1]["type"] == "finished" and events[-1]["step"] == 10
     status = run.status()
     assert status["state"] == "finished" and status["pid"] == launcher.pid
-    assert not list(distributed.ranks_dir(run).glob("*.json"))
+    assert not list(failures.ranks_dir(run).glob("*.json"))
     assert len(list((run.path / "tensorboard").glob("events.out.tfevents.*"))) == 1  # rank 0's only
     initial = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
     trained = load_run_model(run)  # the saved model loads, and the averaged updates reached it
@@ -189,17 +189,17 @@ def test_two_processes_write_one_coherent_run(two_process_config, runs_dir: Path
 
 
 def test_a_crash_on_rank_one_is_the_runs_failure(two_process_config, runs_dir: Path) -> None:
-    env = dict(os.environ, TLWB_TEST_CRASH_RANK="1")
+    env = dict(os.environ, TLWB_FAULTS="crash_rank=1")
     run = train_to_end(two_process_config, runs_dir, env=env)
     status = run.status()
     assert status["state"] == "failed" and status["kind"] == "crash"
-    assert status["message"] == "rank 1: RuntimeError: simulated crash on rank 1 (TLWB_TEST_CRASH_RANK)"
+    assert status["message"] == "rank 1: RuntimeError: simulated crash on rank 1 (TLWB_FAULTS)"
     counts = types_of(run)
     assert counts["failed"] == 1 and counts["finished"] == 0 and counts["started"] == 1
 
 
 def test_cancel_stops_every_rank_at_the_same_step(two_process_config, runs_dir: Path) -> None:
-    env = dict(os.environ, TLWB_TEST_STEP_DELAY_S="1")
+    env = dict(os.environ, TLWB_FAULTS="step_delay_s=1")
     run, launcher = launch(two_process_config, runs_dir, env=env)
     deadline = time.monotonic() + 300
     while not any(e["type"] == "step" for e in run.events()):

@@ -101,7 +101,7 @@ def side_by_side(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     config = load_config(write_tiny_preset(folder, tiny_model_dir, data))
     runs_dir = folder / "runs"
     healthy, _ = launch(config, runs_dir, env=hooks_env())
-    full, _ = launch(config, runs_dir, env=hooks_env(DISK_FULL=1))
+    full, _ = launch(config, runs_dir, env=hooks_env(disk_full_on_save=1))
     wait_until_ended(healthy)
     wait_until_ended(full)
     return healthy, full, runs_dir

@@ -1,8 +1,8 @@
 """Out of memory: a `failed` event of kind `oom` with numbers in the hint, never a traceback;
 with `training.auto_batch`, a smaller batch (same effective batch) and the run goes on.
 
-The OOM is raised inside a real training process by `TLWB_TEST_OOM_AT_STEP` (see
-`workbench.callback.FaultHooks`); `TLWB_TEST_OOM_ABOVE_BATCH` makes it stop once the batch is
+The OOM is raised inside a real training process by the `oom_at_step` fault (see
+`workbench.faults`); `oom_above_batch` makes it stop once the batch is
 small enough, like a real one.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.core.tiny_runs import TINY_STEPS, events_of, hooks_env, start_detached, tlwb, wait_until_ended, write_tiny_preset
 from tests.fakes import FakeRun, fake_config
-from workbench.train import MAX_AUTO_BATCH_RETRIES, is_out_of_memory, oom_hint
+from workbench.trainer.failures import MAX_AUTO_BATCH_RETRIES, is_out_of_memory, oom_hint
 
 
 def test_out_of_memory_errors_are_recognised() -> None:
@@ -39,7 +39,7 @@ def test_the_hint_names_the_batch_the_estimate_and_a_smaller_setup(runs_dir: Pat
 def test_oom_with_auto_batch_exhausted_fails_with_kind_oom_and_no_traceback(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> None:
     preset = write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv, auto_batch=True)
     runs_dir = tmp_path / "runs"
-    done = tlwb("train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight", env=hooks_env(OOM_AT_STEP=1))
+    done = tlwb("train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight", env=hooks_env(oom_at_step=1))
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert "failed (oom)" in done.stdout
@@ -60,7 +60,7 @@ def test_auto_batch_halves_the_batch_and_continues_from_the_last_checkpoint(
     tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path
 ) -> None:
     preset = write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv, auto_batch=True)
-    run = start_detached(preset, tmp_path / "runs", hooks_env(OOM_AT_STEP=5, OOM_ABOVE_BATCH=4), "--no-preflight")
+    run = start_detached(preset, tmp_path / "runs", hooks_env(oom_at_step=5, oom_above_batch=4), "--no-preflight")
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]
     first, second = events_of(run, "started")

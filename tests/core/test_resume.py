@@ -39,7 +39,7 @@ def runs(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     preset = write_tiny_preset(folder, tiny_model_dir, data, save_total_limit=2)
     runs_dir = folder / "runs"
     whole = start_detached(preset, runs_dir, hooks_env(), "--no-preflight")
-    killed = start_detached(preset, runs_dir, hooks_env(KILL_AT_STEP=KILL_AT_STEP), "--no-preflight")
+    killed = start_detached(preset, runs_dir, hooks_env(kill_at_step=KILL_AT_STEP), "--no-preflight")
     assert wait_until_ended(whole)["state"] == "finished", whole.log_path.read_text()[-3000:]
     vanished = wait_until_ended(killed)
     assert vanished["state"] == "failed" and vanished["kind"] == "vanished", killed.log_path.read_text()[-3000:]

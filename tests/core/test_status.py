@@ -81,7 +81,7 @@ def test_kill_9_of_a_real_training_process_shows_failed_with_the_last_event_time
     tiny_model_dir: Path, tiny_csv: Path, runs_dir: Path, tmp_path: Path
 ) -> None:
     preset = write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
-    run = start_detached(preset, runs_dir, hooks_env(STEP_DELAY_S=1), "--no-preflight")
+    run = start_detached(preset, runs_dir, hooks_env(step_delay_s=1), "--no-preflight")
     wait_for_event(run, "step")
     pid = run.read_status()["pid"]
     assert run.status()["state"] == "running"

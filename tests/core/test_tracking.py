@@ -15,7 +15,8 @@ from tests.core.tiny_training import tiny_config, train_to_end
 from tests.fakes import FakeRun
 from workbench import cli
 from workbench.errors import ConfigError
-from workbench.tracking import tensorboard_dir, trainer_report_to
+from workbench.runstore import tensorboard_dir
+from workbench.trainer.tracking import trainer_report_to
 
 
 def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:

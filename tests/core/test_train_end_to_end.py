@@ -109,18 +109,6 @@ def test_help_is_instant_and_imports_no_ml_library() -> None:
     assert tlwb("--help").returncode == 0
 
 
-def test_no_core_module_imports_textual() -> None:
-    code = (
-        "import importlib, pkgutil, sys, workbench\n"
-        "for m in pkgutil.walk_packages(workbench.__path__, 'workbench.'):\n"
-        "    if m.name != 'workbench.cli': importlib.import_module(m.name)\n"
-        "print('textual' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
-
-
 @pytest.mark.slow
 def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: Path) -> None:
     """The packaged all-MiniLM-L6-v2 + LoRA on 500 SST-2 rows, scored on a disjoint slice."""

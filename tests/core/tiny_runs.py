@@ -2,8 +2,7 @@
 
 The tiny preset trains the random 2-layer BERT of `tests/conftest.py` on 72 rows (the
 `tiny_csv` fixture): 9 steps an epoch, 18 in all, a checkpoint every 4 steps. Failures are
-injected into the real training process with the `TLWB_TEST_*` variables that
-`workbench.callback.FaultHooks` reads.
+injected into the real training process through `workbench.faults` (`TLWB_FAULTS`).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tests.core.tiny_training import tiny_config
+from workbench import faults
 from workbench.presets import config_to_toml
 from workbench.runstore import RunDir
 
@@ -37,9 +37,11 @@ def write_tiny_preset(folder: Path, model_dir: Path, data: Path, **training: Any
 
 
 def hooks_env(**hooks: Any) -> dict[str, str]:
-    """This environment plus fault hooks, e.g. hooks_env(STEP_DELAY_S=0.5) sets TLWB_TEST_STEP_DELAY_S."""
+    """This environment plus injected faults (`workbench.faults`), e.g. hooks_env(kill_at_step=5)."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    env.update({f"TLWB_TEST_{name}": str(value) for name, value in hooks.items()})
+    env.pop(faults.ENV, None)
+    if hooks:
+        env[faults.ENV] = faults.spec(**hooks)
     return env
 
 

@@ -13,9 +13,10 @@ from typing import Any, Callable
 
 from transformers import TrainerCallback
 
-from . import distributed
-from .events import EventWriter
-from .runstore import RunDir
+from .. import faults
+from ..events import EventWriter
+from ..runstore import RunDir
+from . import ranks
 
 
 def memory_in_use(device: str) -> tuple[int, str]:
@@ -57,7 +58,6 @@ class EventCallback(TrainerCallback):
         self._last_log = (time.monotonic(), 0)
         self._seconds_per_step: float | None = None
         self._evaluated_in_window = False
-        self.faults = FaultHooks.from_environment()
 
     # -- progress -----------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
@@ -65,11 +65,10 @@ class EventCallback(TrainerCallback):
         self._last_log = (self._train_start, state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.faults.at_step_end(state.global_step, args.per_device_train_batch_size)
+        faults.step_end(state.global_step, args.per_device_train_batch_size, ranks.rank())
         save_due = self.save_every_s is not None and time.monotonic() - self._last_save >= self.save_every_s
-        if distributed.world_size() > 1:  # ranks must agree on stopping and saving, or the others hang
-            distributed.crash_if_asked()
-            self.cancel_requested, save_due = distributed.any_ranks(self.cancel_requested, save_due)
+        if ranks.world_size() > 1:  # ranks must agree on stopping and saving, or the others hang
+            self.cancel_requested, save_due = ranks.any_ranks(self.cancel_requested, save_due)
         if save_due:
             control.should_save = True
         if self.cancel_requested:
@@ -144,48 +143,6 @@ class EventCallback(TrainerCallback):
         self._last_save = time.monotonic()
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         self.writer.emit("checkpoint", step=state.global_step, path=path)
-
-
-class FaultHooks:
-    """Failures the tests inject into a real training process, set by environment variables.
-
-    - ``TLWB_TEST_OOM_AT_STEP=N``: from step N on, raise an out-of-memory error, but only while
-      the per-device batch is above ``TLWB_TEST_OOM_ABOVE_BATCH`` (default 0: always), as a real
-      OOM would stop once the batch is small enough.
-    - ``TLWB_TEST_KILL_AT_STEP=N``: SIGKILL this process at the end of step N (a crash with no
-      chance to write anything).
-    - ``TLWB_TEST_STEP_DELAY_S=S``: sleep S seconds after each step, so a test can act mid-run.
-    """
-
-    def __init__(self, oom_at_step: int = 0, oom_above_batch: int = 0, kill_at_step: int = 0, step_delay_s: float = 0.0) -> None:
-        self.oom_at_step = oom_at_step
-        self.oom_above_batch = oom_above_batch
-        self.kill_at_step = kill_at_step
-        self.step_delay_s = step_delay_s
-
-    @classmethod
-    def from_environment(cls) -> "FaultHooks":
-        def number(name: str, kind: type = int) -> Any:
-            return kind(os.environ.get(name, "0") or 0)
-
-        return cls(
-            oom_at_step=number("TLWB_TEST_OOM_AT_STEP"),
-            oom_above_batch=number("TLWB_TEST_OOM_ABOVE_BATCH"),
-            kill_at_step=number("TLWB_TEST_KILL_AT_STEP"),
-            step_delay_s=number("TLWB_TEST_STEP_DELAY_S", float),
-        )
-
-    def at_step_end(self, step: int, batch_size: int) -> None:
-        if self.oom_at_step and step >= self.oom_at_step and batch_size > self.oom_above_batch:
-            import torch
-
-            raise torch.OutOfMemoryError(f"CUDA out of memory at batch {batch_size} (simulated by TLWB_TEST_OOM_AT_STEP)")
-        if self.kill_at_step and step >= self.kill_at_step:
-            import signal
-
-            os.kill(os.getpid(), signal.SIGKILL)
-        if self.step_delay_s:
-            time.sleep(self.step_delay_s)
 
 
 def _maybe_float(value: Any) -> float | None:

@@ -1,4 +1,4 @@
-"""The Trainer set-up for one run, executed inside the training process (see `train.py`)."""
+"""The Trainer set-up for one run, executed inside the training process (see `main.py`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import cancellation, distributed
-from .callback import EventCallback
-from .config import RunConfig
-from .errors import WorkbenchError
-from .events import EventWriter
-from .fsutil import atomic_write_json
-from .models import (
+from .. import faults
+from ..config import RunConfig
+from ..devices import describe_device, device_memory_bytes, pick_device, pick_precision
+from ..errors import WorkbenchError
+from ..fsutil import atomic_write_json
+from ..models import (
     apply_method,
     count_parameters,
     load_base_model,
@@ -25,47 +24,12 @@ from .models import (
     max_positions,
     resolve_model_source,
 )
-from .preflight import device_memory_bytes, estimate_training_memory
-from .runstore import RunDir
-from .tasks import get_task
+from ..preflight import estimate_training_memory
+from ..runstore import RunDir
+from ..tasks import get_task
+from . import cancellation, ranks
+from .callback import EventCallback
 from .tracking import trainer_report_to
-
-
-def pick_device(requested: str) -> str:
-    import torch
-
-    if requested != "auto":
-        available = {
-            "cpu": True,
-            "cuda": torch.cuda.is_available(),
-            "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
-        }
-        if not available[requested]:
-            raise WorkbenchError(f"training.device = {requested} but no {requested} device is available", "use training.device = \"auto\"", kind="config")
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def pick_precision(requested: str, device: str) -> str:
-    import torch
-
-    if requested != "auto":
-        return requested
-    if device == "cuda" and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
-
-
-def describe_device(device: str) -> str:
-    if device == "cuda":
-        import torch
-
-        return f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
-    return device
 
 
 class EvalDetails:
@@ -95,12 +59,12 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     from transformers import Trainer, TrainingArguments, set_seed
 
     config: RunConfig = run.config()
-    writer = distributed.event_writer(run)
+    writer = ranks.event_writer(run)
     started_at = time.time()
     status = run.read_status()
     run.write_status(
         state="running",
-        **distributed.process_record(),
+        **ranks.process_record(),
         started_at=status.get("started_at") or started_at,
         ended_at=None,
         kind=None,  # a resumed run sheds the failure it is resuming from
@@ -117,7 +81,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     set_seed(config.training.seed)
     device = pick_device(config.training.device)
     precision = pick_precision(config.training.precision, device)
-    distributed.check_devices(device)
+    ranks.check_devices(device)
     log(f"resolving model {config.model.name}")
     source = resolve_model_source(config.model)
     if config.model.trust_remote_code:
@@ -146,7 +110,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     base = load_base_model(getattr(transformers, task.auto_model), source, config.model, model_config)
     model = apply_method(base, config.method, task.peft_task_type)
     params = count_parameters(model)
-    if distributed.is_main_process():
+    if ranks.is_main_process():
         atomic_write_json(run.path / "labels.json", {"names": labels, "values": prepared.columns.get("label_values", labels)})
 
     if config.training.group_by_length:
@@ -154,7 +118,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
 
     details = EvalDetails(task, labels, config.training.num_samples)
     details.raw = prepared.raw_validation
-    effective_batch = config.training.batch_size * config.training.gradient_accumulation_steps * distributed.world_size()
+    effective_batch = config.training.batch_size * config.training.gradient_accumulation_steps * ranks.world_size()
     total_steps = _total_steps(len(prepared.train), config)
     save_steps = checkpoint_interval(config, total_steps)
     eval_strategy = config.training.eval_strategy
@@ -179,7 +143,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=device == "cpu",
-        ddp_backend=distributed.ddp_backend(device),
+        ddp_backend=ranks.ddp_backend(device),
         # Our heads return a per-device mean loss and ignore num_items_in_batch; left on, the
         # Trainer multiplies that mean by the process count (2 ranks: loss and gradients doubled).
         average_tokens_across_devices=False,
@@ -237,7 +201,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         memory_estimate_bytes=estimate_training_memory(model_config, params, config.training, precision),
         device_memory_bytes=device_memory_bytes(device),
     )
-    if distributed.any_rank(callback.cancel_requested):  # cancelled while loading: nothing trained, nothing to save
+    if ranks.any_rank(callback.cancel_requested):  # cancelled while loading: nothing trained, nothing to save
         writer.emit("cancelled", step=checkpoint_step(checkpoint) or 0, checkpoint=str(checkpoint) if checkpoint else None)
         run.write_status(state="cancelled", ended_at=time.time(), message="cancelled before training started")
         return
@@ -266,7 +230,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
         if test_details is not None:
             callback.emit_eval(test_details, step=trainer.state.global_step, epoch=trainer.state.epoch, loss=test_output.metrics.get("test_loss"), split="test")
             final.update({f"test_{k}": v for k, v in test_details.metrics.items()})
-    if not distributed.is_main_process():
+    if not ranks.is_main_process():
         return  # rank 0 saves the model and ends the run
     output = save_trained(trainer, tokenizer, run, config.method.kind)
     duration = time.time() - started_at
@@ -288,7 +252,7 @@ def _total_steps(train_size: int, config: RunConfig) -> int:
 
     if config.training.max_steps:
         return config.training.max_steps
-    batches = math.ceil(train_size / (config.training.batch_size * distributed.world_size()))
+    batches = math.ceil(train_size / (config.training.batch_size * ranks.world_size()))
     per_epoch = max(1, batches // config.training.gradient_accumulation_steps)
     return math.ceil(per_epoch * config.training.epochs)
 
@@ -328,10 +292,7 @@ def save_trained(trainer: Any, tokenizer: Any, run: RunDir, method: str) -> Path
     try:
         trainer.model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
-        if os.environ.get("TLWB_TEST_DISK_FULL"):  # test hook: the disk fills up mid-save
-            import errno
-
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staging / "model.safetensors"))
+        faults.save_model(staging)
         (staging / ".complete").write_text(json.dumps({"saved_at": time.time()}))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import humanize
-from .errors import WorkbenchError
+from .. import humanize
+from ..errors import WorkbenchError
 
 app = typer.Typer(
     name="tlwb",
@@ -42,13 +42,13 @@ SetOption = Annotated[
 
 
 def _runs_dir(value: Path | None) -> Path:
-    from .runstore import default_runs_dir
+    from ..runstore import default_runs_dir
 
     return Path(value) if value else default_runs_dir()
 
 
 def _resolve(run: str, runs_dir: Path | None):
-    from .runstore import resolve_run
+    from ..runstore import resolve_run
 
     return resolve_run(run, _runs_dir(runs_dir))
 
@@ -79,8 +79,8 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Fine-tune a model as a preset describes; prints where the run went and its metrics."""
-    from .presets import load_config
-    from .runner import launch
+    from ..presets import load_config
+    from ..runner import launch
 
     config = load_config(preset, [*(overrides or []), *([f"training.nproc={nproc}"] if nproc else [])])
     _warn_about(config)
@@ -106,7 +106,7 @@ def _report_launch(run: Any, process: Any, *, detach: bool, as_json: bool, backg
 
 def _preflight_or_exit(config: Any, runs_dir: Path) -> None:
     """Run pre-flight; print every problem one line each (with its hint) and exit 2 on errors."""
-    from .preflight import preflight
+    from ..preflight import preflight
 
     report = preflight(config, runs_dir)
     for warning in report.warnings:
@@ -134,7 +134,7 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Continue a failed or cancelled run from its last checkpoint, in the same run directory."""
-    from .runner import resume as resume_run
+    from ..runner import resume as resume_run
 
     target = _resolve(run, runs_dir)
     offset = target.events_path.stat().st_size if target.events_path.exists() else 0
@@ -156,8 +156,8 @@ def attach(run: Annotated[str, typer.Argument(help="Run id or directory.")], run
 @app.command()
 def cancel(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None) -> None:
     """Stop a running run cleanly: a checkpoint is saved and its state becomes `cancelled`."""
-    from .errors import RunError
-    from .runner import cancel as cancel_run
+    from ..errors import RunError
+    from ..runner import cancel as cancel_run
 
     target = _resolve(run, runs_dir)
     if not cancel_run(target):
@@ -166,8 +166,8 @@ def cancel(run: Annotated[str, typer.Argument(help="Run id or directory.")], run
 
 
 def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach_on_interrupt: bool = False, start_offset: int = 0) -> None:
-    from .runner import cancel as cancel_run
-    from .runner import follow
+    from ..runner import cancel as cancel_run
+    from ..runner import follow
     from .progress import ConsoleProgress
 
     printer = ConsoleProgress(console, quiet=quiet)
@@ -194,7 +194,7 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
 
 
 def _warn_about(config: Any) -> None:
-    from .preflight import remote_code_warning
+    from ..preflight import remote_code_warning
 
     remote_code = remote_code_warning(config)
     if remote_code is not None:
@@ -215,7 +215,7 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a finished run on any labelled file."""
-    from .inference import load_run_model
+    from ..inference import load_run_model
 
     loaded = load_run_model(_resolve(run, runs_dir))
     result = loaded.task.score(loaded.model, loaded.tokenizer, loaded.config, str(data), loaded.label_values, batch_size)
@@ -236,7 +236,7 @@ def predict(
     as_json: JsonOption = False,
 ) -> None:
     """Predict labels for texts given as arguments or one per line on stdin."""
-    from .inference import load_run_model
+    from ..inference import load_run_model
 
     items = list(texts or [])
     if not items:
@@ -259,7 +259,7 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     """List runs: state, task, model, data, method, best metric, duration."""
     from dataclasses import asdict
 
-    from .runstore import list_runs, summarize
+    from ..runstore import list_runs, summarize
 
     directory = _runs_dir(runs_dir)
     summaries = [summarize(run) for run in list_runs(directory)]
@@ -278,7 +278,7 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def show(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     """Everything about one run: config, status, last metrics."""
-    from .runinfo import run_details
+    from ..runinfo import run_details
 
     payload = run_details(_resolve(run, runs_dir))
     if as_json:
@@ -301,7 +301,7 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write a run's model for use without tlwb: transformers pipeline / peft formats and a model card."""
-    from .export import export_and_push, export_run
+    from ..export import export_and_push, export_run
 
     target = _resolve(run, runs_dir)
     if push_to_hub:
@@ -326,7 +326,7 @@ def export(
 @app.command()
 def presets(as_json: JsonOption = False) -> None:
     """List shipped and user presets with their descriptions."""
-    from .presets import list_presets
+    from ..presets import list_presets
 
     found = list_presets()
     if as_json:
@@ -366,6 +366,3 @@ def main() -> None:
             sys.exit(2)
         raise
 
-
-if __name__ == "__main__":
-    main()

@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from . import humanize
-from .runstore import RunSummary
+from .. import humanize
+from ..runstore import RunSummary
 
 STATE_STYLES = {"running": "cyan", "starting": "cyan", "finished": "green", "failed": "red", "cancelled": "yellow"}
 

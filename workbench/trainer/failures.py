@@ -1,31 +1,54 @@
-"""The training process: `python -m workbench.train RUN_DIR [--resume]`.
-
-Started by `workbench.runner` in its own session. Whatever happens, it ends with exactly one
-terminal event (`finished`, `failed` or `cancelled`) and a matching `status.json`; the full
-traceback of an unexpected crash goes to stderr (`train.log`), never to the UI.
-"""
+"""Failure reporting: a run ends with one `failed` event whose kind (oom, disk, crash, …), message
+and hint a person can act on; in a multi-process run each rank records its failure and the
+launcher reports the first one."""
 
 from __future__ import annotations
 
-import sys
+import json
+import os
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
-from . import cancellation, distributed
-from .errors import WorkbenchError
-from .events import EventWriter
-from .runstore import RunDir
-
+from ..errors import WorkbenchError
+from ..events import EventWriter
+from ..fsutil import atomic_write_json
+from ..runstore import RunDir
+from . import ranks
+from .ranks import rank
 
 #: How often `training.auto_batch` halves the batch before the run fails with `oom`.
 MAX_AUTO_BATCH_RETRIES = 3
 
 
+def ranks_dir(run: RunDir) -> Path:
+    return run.path / "ranks"
+
+
+def record_rank_failure(run: RunDir, kind: str, message: str, hint: str) -> None:
+    """This rank's failure, for the launcher to report (see `first_failure`)."""
+    atomic_write_json(
+        ranks_dir(run) / f"rank-{rank()}.json",
+        {"rank": rank(), "time": time.time(), "pid": os.getpid(), "kind": kind, "message": message, "hint": hint},
+    )
+
+
+def first_failure(run: RunDir) -> dict[str, Any] | None:
+    """The earliest recorded rank failure: the root cause (peers fail after it, losing their link)."""
+    recorded = []
+    for path in sorted(ranks_dir(run).glob("rank-*.json")):
+        try:
+            recorded.append(json.loads(path.read_text("utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return min(recorded, key=lambda failure: failure["time"], default=None)
+
+
 def oom_hint(run: RunDir) -> str:
     """Concrete numbers for the user: what was asked, what it needed, and a smaller set-up with
     the same effective batch."""
-    from .humanize import bytes_
+    from ..humanize import bytes_
 
     try:
         training = run.config().training
@@ -71,7 +94,7 @@ def disk_full_error(err: BaseException) -> BaseException | None:
 def disk_full_failure(run: RunDir, err: BaseException) -> tuple[str, str]:
     import shutil
 
-    from .humanize import bytes_
+    from ..humanize import bytes_
 
     where = getattr(err, "filename", None) or run.path
     try:
@@ -87,13 +110,13 @@ def disk_full_failure(run: RunDir, err: BaseException) -> tuple[str, str]:
 def shrink_batch_after_oom(run: RunDir) -> bool:
     """With `training.auto_batch`: halve the batch and double gradient accumulation (same effective
     batch) in config.toml, record it in status.json and the events, and say whether to retry."""
-    from .fsutil import atomic_write_text
-    from .presets import config_to_toml
+    from ..fsutil import atomic_write_text
+    from ..presets import config_to_toml
 
     config = run.config()
     training = config.training
     history = list(run.read_status().get("auto_batch", []))
-    if not training.auto_batch or training.batch_size <= 1 or len(history) >= MAX_AUTO_BATCH_RETRIES or distributed.world_size() > 1:
+    if not training.auto_batch or training.batch_size <= 1 or len(history) >= MAX_AUTO_BATCH_RETRIES or ranks.world_size() > 1:
         return False
     smaller = config.model_copy(deep=True)
     smaller.training.batch_size = training.batch_size // 2
@@ -137,10 +160,10 @@ def release_memory() -> None:
 
 def fail(run: RunDir, kind: str, message: str, hint: str) -> None:
     """End the run as failed; in a multi-process run each rank records its failure instead and the
-    launcher reports the first one (see `workbench.distributed`)."""
-    if distributed.world_size() > 1:
-        distributed.record_rank_failure(run, kind, message, hint)
-        if distributed.launched_by_workbench() or not distributed.is_main_process():
+    launcher reports the first one (see `launcher.report_run_end`)."""
+    if ranks.world_size() > 1:
+        record_rank_failure(run, kind, message, hint)
+        if ranks.launched_by_workbench() or not ranks.is_main_process():
             return
     try:
         writer = EventWriter(run.events_path)
@@ -149,52 +172,3 @@ def fail(run: RunDir, kind: str, message: str, hint: str) -> None:
     except OSError:  # a full disk may refuse the event; status.json is tiny and still says why
         traceback.print_exc()
     run.write_status(state="failed", kind=kind, message=message, hint=hint, ended_at=time.time())
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    resume = "--resume" in argv
-    paths = [a for a in argv if not a.startswith("--")]
-    if len(paths) != 1:
-        print("usage: python -m workbench.train RUN_DIR [--resume]", file=sys.stderr)
-        return 2
-    cancellation.install()
-    run = distributed.rank_view(RunDir(Path(paths[0])))
-    while True:
-        outcome = attempt(run, resume=resume)
-        if outcome is not None:
-            return outcome
-        # Out of memory with auto_batch: the failed attempt's frames are gone once `attempt`
-        # returned, so its tensors can be freed before the next one.
-        release_memory()
-        resume = run.latest_checkpoint() is not None
-
-
-def attempt(run: RunDir, *, resume: bool) -> int | None:
-    """One training attempt: its exit code, or None to retry with a smaller batch."""
-    try:
-        from .training import train_run
-
-        train_run(run, resume=resume)
-    except WorkbenchError as err:
-        fail(run, err.kind, err.message, err.hint)
-        return err.exit_code
-    except Exception as err:  # MemoryError is an Exception too
-        traceback.print_exc()
-        if is_out_of_memory(err):
-            if shrink_batch_after_oom(run):
-                return None
-            fail(run, "oom", f"out of memory: {(str(err).splitlines() or [''])[0][:160]}", oom_hint(run))
-            return 1
-        full = disk_full_error(err)
-        if full is not None:
-            fail(run, "disk", *disk_full_failure(run, full))
-            return 1
-        first = (str(err).splitlines() or [""])[0][:200]
-        fail(run, "crash", f"{type(err).__name__}: {first}", f"the full traceback is in {run.log_path}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

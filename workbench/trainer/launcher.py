@@ -1,8 +1,8 @@
 """Multi-process training: the torchrun launch, rank helpers, and one failure per run.
 
-`training.nproc = N > 1` starts `python -m workbench.distributed RUN_DIR --nproc N`, a small
+`training.nproc = N > 1` starts `python -m workbench.trainer.launcher RUN_DIR --nproc N`, a small
 launcher that runs torchrun (`python -m torch.distributed.run --standalone --nproc-per-node N
--m workbench.train RUN_DIR`) and waits for it. Every rank is the ordinary training process; the
+-m workbench.trainer RUN_DIR`) and waits for it. Every rank is the ordinary training process; the
 Trainer reads torchrun's environment and trains with DDP (gloo on CPU, nccl on CUDA). Multi-node
 is the same launch with torchrun's rendezvous options (`--nnodes`, `--rdzv-endpoint` …) given
 after `--` or in `TLWB_TORCHRUN_ARGS`; nothing here distributes anything itself.
@@ -17,7 +17,6 @@ agree on stopping at the same step (`any_rank`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import signal
@@ -27,139 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .events import TERMINAL_TYPES, EventWriter
-from .fsutil import atomic_write_json
-from .runstore import RunDir
+from ..events import TERMINAL_TYPES, EventWriter
+from ..runstore import RunDir
+from .failures import fail, first_failure, ranks_dir
+from .ranks import LAUNCHER_ENV
 
-#: Set by the launcher for its ranks: failures are then reported by the launcher, not rank 0.
-LAUNCHER_ENV = "TLWB_LAUNCHER_PID"
 #: Extra torchrun options, e.g. "--nnodes 2 --rdzv-backend c10d --rdzv-endpoint host:29500".
 TORCHRUN_ARGS_ENV = "TLWB_TORCHRUN_ARGS"
-#: Test hook: in a multi-process run, the rank named here raises at the end of its first step.
-CRASH_RANK_ENV = "TLWB_TEST_CRASH_RANK"
 #: torchrun options that replace `--standalone` (a rendezvous of their own).
 RENDEZVOUS_OPTIONS = ("--nnodes", "--rdzv-endpoint", "--rdzv_endpoint", "--master-addr", "--master_addr")
-
-
-# -- rank helpers (torchrun's environment; no torch import) ---------------------------------------
-def rank() -> int:
-    return int(os.environ.get("RANK", "0") or 0)
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
-
-
-def is_main_process() -> bool:
-    return rank() == 0
-
-
-def launched_by_workbench() -> bool:
-    return bool(os.environ.get(LAUNCHER_ENV))
-
-
-def process_record() -> dict[str, Any]:
-    """The pid for `status.json`: this process's, unless the launcher's is there (it outlives the
-    ranks and reports their failure, and cancel must reach it)."""
-    from .runstore import process_start_time
-
-    if launched_by_workbench():
-        return {}
-    return {"pid": os.getpid(), "pid_start": process_start_time(os.getpid())}
-
-
-class FollowerRunDir(RunDir):
-    """The run directory as ranks other than 0 see it: read, never written."""
-
-    def write_status(self, **changes: Any) -> dict[str, Any]:
-        return self.read_status()
-
-
-def rank_view(run: RunDir) -> RunDir:
-    return run if is_main_process() else FollowerRunDir(run.path)
-
-
-def check_devices(device: str) -> None:
-    """Refuse a process count the device can't serve, before torch fails obscurely."""
-    if world_size() == 1:
-        return
-    from .errors import ConfigError
-
-    if device == "mps":
-        raise ConfigError("training.nproc > 1 is not supported on Apple MPS", "set training.nproc = 1")
-    if device == "cuda":
-        import torch
-
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", world_size()))
-        if local > torch.cuda.device_count():
-            raise ConfigError(
-                f"training.nproc = {local} but only {torch.cuda.device_count()} GPUs are visible",
-                f"set training.nproc to {torch.cuda.device_count()} or fewer (check CUDA_VISIBLE_DEVICES)",
-            )
-
-
-def ddp_backend(device: str) -> str | None:
-    """gloo for CPU ranks; on CUDA the Trainer's default (nccl)."""
-    return "gloo" if device == "cpu" and world_size() > 1 else None
-
-
-class SilentEventWriter(EventWriter):
-    """The event writer of ranks other than 0: builds events, writes nothing."""
-
-    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
-        return {"type": type, "time": round(time.time(), 3), **fields}
-
-
-def event_writer(run: RunDir) -> EventWriter:
-    return EventWriter(run.events_path) if is_main_process() else SilentEventWriter(run.events_path)
-
-
-def crash_if_asked() -> None:
-    """One rank failing while the others are healthy (`TLWB_TEST_CRASH_RANK`, for tests)."""
-    if os.environ.get(CRASH_RANK_ENV, "").strip() == str(rank()):
-        raise RuntimeError(f"simulated crash on rank {rank()} ({CRASH_RANK_ENV})")
-
-
-def any_rank(flag: bool) -> bool:
-    """True on every rank when `flag` is true on any rank (a collective: all ranks must call it)."""
-    return any_ranks(flag)[0]
-
-
-def any_ranks(*flags: bool) -> tuple[bool, ...]:
-    """`any_rank` for several flags in one collective (the step end asks two questions each step)."""
-    import torch
-    import torch.distributed as dist
-
-    if world_size() == 1 or not dist.is_initialized():
-        return tuple(flags)
-    device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
-    values = torch.tensor([1 if flag else 0 for flag in flags], device=device)
-    dist.all_reduce(values, op=dist.ReduceOp.MAX)
-    return tuple(bool(v) for v in values.tolist())
-
-
-# -- failures -------------------------------------------------------------------------------------
-def ranks_dir(run: RunDir) -> Path:
-    return run.path / "ranks"
-
-
-def record_rank_failure(run: RunDir, kind: str, message: str, hint: str) -> None:
-    """This rank's failure, for the launcher to report (see `first_failure`)."""
-    atomic_write_json(
-        ranks_dir(run) / f"rank-{rank()}.json",
-        {"rank": rank(), "time": time.time(), "pid": os.getpid(), "kind": kind, "message": message, "hint": hint},
-    )
-
-
-def first_failure(run: RunDir) -> dict[str, Any] | None:
-    """The earliest recorded rank failure: the root cause (peers fail after it, losing their link)."""
-    recorded = []
-    for path in sorted(ranks_dir(run).glob("rank-*.json")):
-        try:
-            recorded.append(json.loads(path.read_text("utf-8")))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return min(recorded, key=lambda failure: failure["time"], default=None)
 
 
 def report_run_end(run: RunDir, exit_code: int, *, cancelled: bool = False) -> bool:
@@ -186,17 +61,8 @@ def report_run_end(run: RunDir, exit_code: int, *, cancelled: bool = False) -> b
         kind, message, hint = failure["kind"], failure["message"], failure["hint"]
         if failure["rank"] != 0:
             message = f"rank {failure['rank']}: {message}"
-    from .train import fail  # the launcher is no rank: this writes the event and status
-
-    fail(run, kind, message, hint)
+    fail(run, kind, message, hint)  # the launcher is no rank: this writes the event and status
     return True
-
-
-# -- the launch -----------------------------------------------------------------------------------
-def launcher_command(run_path: Path, nproc: int, *, resume: bool = False) -> list[str]:
-    """What the runner starts for `training.nproc > 1`."""
-    command = [sys.executable, "-m", "workbench.distributed", str(run_path), "--nproc", str(nproc)]
-    return command + (["--resume"] if resume else [])
 
 
 def torchrun_command(run_path: Path, nproc: int, *, resume: bool = False, extra: list[str] | None = None) -> list[str]:
@@ -204,7 +70,7 @@ def torchrun_command(run_path: Path, nproc: int, *, resume: bool = False, extra:
     extra = list(extra or [])
     own_rendezvous = any(option.split("=")[0] in RENDEZVOUS_OPTIONS for option in extra)
     command = [sys.executable, "-m", "torch.distributed.run", *([] if own_rendezvous else ["--standalone"]), *extra]
-    command += ["--nproc-per-node", str(nproc), "-m", "workbench.train", str(run_path)]
+    command += ["--nproc-per-node", str(nproc), "-m", "workbench.trainer", str(run_path)]
     return command + (["--resume"] if resume else [])
 
 
@@ -259,9 +125,9 @@ def launch(run: RunDir, nproc: int, *, resume: bool = False, extra: list[str] | 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m workbench.distributed",
+        prog="python -m workbench.trainer.launcher",
         description="Train a run on several processes with torchrun; options after -- go to torchrun.",
-        usage="python -m workbench.distributed RUN_DIR --nproc N [--resume] [-- TORCHRUN_OPTIONS]",
+        usage="python -m workbench.trainer.launcher RUN_DIR --nproc N [--resume] [-- TORCHRUN_OPTIONS]",
     )
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--nproc", type=int, required=True, help="processes (GPUs) on this node")

@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..runstore import tensorboard_dir
 
 #: The pip package for a tracker whose name differs from it.
 PACKAGES = {"tensorboard": "tensorboard", "comet_ml": "comet-ml", "azure_ml": "azureml-core", "flyte": "flytekit"}
 #: Trackers transformers can't probe for (it never lists them as available).
 UNPROBED = frozenset({"flyte", "azure_ml"})
-
-
-def tensorboard_dir(run_path: Path) -> Path:
-    return Path(run_path) / "tensorboard"
 
 
 def trainer_report_to(names: list[str], run_path: Path) -> list[str] | str:

@@ -1,0 +1,80 @@
+"""Fault injection: a testing aid, off unless `TLWB_FAULTS` is set.
+
+The test suite makes real training processes fail in the ways real ones do (out of memory, a
+SIGKILL, a full disk, one rank crashing) without mocking them. Production code consults this
+module at a few named points; with `TLWB_FAULTS` unset every call returns at once and does
+nothing. The variable holds comma-separated `name=value` settings:
+
+- ``oom_at_step=N``: from step N on, raise an out-of-memory error, but only while the
+  per-device batch is above ``oom_above_batch`` (default 0: always), as a real OOM would stop
+  once the batch is small enough.
+- ``kill_at_step=N``: SIGKILL the training process at the end of step N.
+- ``step_delay_s=S``: sleep S seconds after each step (a slow run, for tests of a run "mid-way").
+- ``crash_rank=K``: in a multi-process run, rank K raises at the end of its first step.
+- ``disk_full_on_save=1``: saving the trained model fails with ENOSPC.
+
+Points: ``step_end`` (step, batch_size, rank) in the training callback, ``save_model`` (path)
+when the trained model is saved.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+ENV = "TLWB_FAULTS"
+KNOWN = frozenset({"oom_at_step", "oom_above_batch", "kill_at_step", "step_delay_s", "crash_rank", "disk_full_on_save"})
+
+
+def spec(**settings: object) -> str:
+    """The `TLWB_FAULTS` value for these settings (for tests building an environment)."""
+    unknown = set(settings) - KNOWN
+    if unknown:
+        raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+    return ",".join(f"{name}={value}" for name, value in settings.items())
+
+
+@lru_cache(maxsize=1)
+def _settings(raw: str) -> dict[str, float]:
+    settings: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, _, value = item.partition("=")
+        if name not in KNOWN:
+            raise ValueError(f"{ENV}: unknown fault '{name}' (known: {', '.join(sorted(KNOWN))})")
+        settings[name] = float(value or 1)
+    return settings
+
+
+def active() -> dict[str, float]:
+    raw = os.environ.get(ENV, "")
+    return _settings(raw) if raw else {}
+
+
+def step_end(step: int, batch_size: int, rank: int = 0) -> None:
+    settings = active()
+    if not settings:
+        return
+    oom_at = settings.get("oom_at_step", 0)
+    if oom_at and step >= oom_at and batch_size > settings.get("oom_above_batch", 0):
+        import torch
+
+        raise torch.OutOfMemoryError(f"CUDA out of memory at batch {batch_size} (simulated by {ENV})")
+    if "crash_rank" in settings and int(settings["crash_rank"]) == rank:
+        raise RuntimeError(f"simulated crash on rank {rank} ({ENV})")
+    kill_at = settings.get("kill_at_step", 0)
+    if kill_at and step >= kill_at:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+    if settings.get("step_delay_s"):
+        import time
+
+        time.sleep(settings["step_delay_s"])
+
+
+def save_model(path: Path) -> None:
+    if active().get("disk_full_on_save"):
+        import errno
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(Path(path) / "model.safetensors"))

@@ -1,0 +1,67 @@
+"""The training process: `python -m workbench.trainer RUN_DIR [--resume]`.
+
+Started by `workbench.runner` in its own session. Whatever happens, it ends with exactly one
+terminal event (`finished`, `failed` or `cancelled`) and a matching `status.json`; the full
+traceback of an unexpected crash goes to stderr (`train.log`), never to the UI.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ..errors import WorkbenchError
+from ..runstore import RunDir
+from . import cancellation, ranks
+from .failures import disk_full_error, disk_full_failure, fail, is_out_of_memory, oom_hint, release_memory, shrink_batch_after_oom
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    resume = "--resume" in argv
+    paths = [a for a in argv if not a.startswith("--")]
+    if len(paths) != 1:
+        print("usage: python -m workbench.trainer RUN_DIR [--resume]", file=sys.stderr)
+        return 2
+    cancellation.install()
+    run = ranks.rank_view(RunDir(Path(paths[0])))
+    while True:
+        outcome = attempt(run, resume=resume)
+        if outcome is not None:
+            return outcome
+        # Out of memory with auto_batch: the failed attempt's frames are gone once `attempt`
+        # returned, so its tensors can be freed before the next one.
+        release_memory()
+        resume = run.latest_checkpoint() is not None
+
+
+def attempt(run: RunDir, *, resume: bool) -> int | None:
+    """One training attempt: its exit code, or None to retry with a smaller batch."""
+    try:
+        from .session import train_run
+
+        train_run(run, resume=resume)
+    except WorkbenchError as err:
+        fail(run, err.kind, err.message, err.hint)
+        return err.exit_code
+    except Exception as err:  # MemoryError is an Exception too
+        traceback.print_exc()
+        if is_out_of_memory(err):
+            if shrink_batch_after_oom(run):
+                return None
+            fail(run, "oom", f"out of memory: {(str(err).splitlines() or [''])[0][:160]}", oom_hint(run))
+            return 1
+        full = disk_full_error(err)
+        if full is not None:
+            fail(run, "disk", *disk_full_failure(run, full))
+            return 1
+        first = (str(err).splitlines() or [""])[0][:200]
+        fail(run, "crash", f"{type(err).__name__}: {first}", f"the full traceback is in {run.log_path}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
