@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--bf16", action="store_true", help="train in bf16 (CUDA)")
     args = parser.parse_args()
 
     dataset = load_dataset("csv", data_files={"train": args.train, "test": args.test}, sep="\t", quoting=3)
@@ -55,6 +56,7 @@ def main() -> None:
         report_to="none",
         disable_tqdm=True,
         logging_steps=10,
+        bf16=args.bf16,
     )
     trainer = Trainer(
         model=model,
