@@ -7,6 +7,7 @@ run live: compare is a look at what was written so far.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,41 +19,41 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
 from workbench import humanize
-from workbench.runstore import RunDir
+from workbench.events import StepEvent
+from workbench.history import lower_is_better
+from workbench.runstore import ACTIVE_STATES, RunDir
 
 from .base import WorkbenchScreen
 from .widgets.curves import SERIES_COLORS, RunCurve, loss_series
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 
-#: Metrics where smaller is better; everything else is better when larger.
-LOWER_IS_BETTER = {"loss", "n"}
-
-
 @dataclass
 class RunDigest:
-    """What the compare view needs from one run."""
+    """What the compare view needs from one run (read through its `RunHistory`)."""
 
     run: RunDir
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[StepEvent] = field(default_factory=list)
     state: str = "?"
+    main_metric: str | None = None
+    greater_is_better: bool = True
+    training_seconds: float | None = None
 
 
 def digest(run: RunDir) -> RunDigest:
     """Read a run's config, final metrics and steps (blocking: call it in a thread)."""
-    result = RunDigest(run, state=run.status().get("state", "?"))
+    status = run.status()
+    history = run.history()
+    result = RunDigest(run, state=status.state, main_metric=history.main_metric, greater_is_better=history.greater_is_better,
+                       training_seconds=history.training_seconds(time.time() if status.state in ACTIVE_STATES else None))
     try:
         result.config = flatten(run.config().model_dump(mode="json"))
     except Exception:  # an unreadable config still lets us compare metrics and curves
         result.config = {}
-    events = run.events()
-    result.steps = [e for e in events if e.get("type") == "step"]
-    evals = [e for e in events if e.get("type") == "eval" and e.get("split", "validation") == "validation"]
-    finished = next((e for e in reversed(events) if e.get("type") == "finished"), None)
-    metrics = (finished or {}).get("metrics") or (evals[-1]["metrics"] if evals else {})
-    result.metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    result.steps = history.steps
+    result.metrics = history.final_metrics
     return result
 
 
@@ -84,11 +85,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _better(metric: str, a: float | None, b: float | None) -> tuple[str, str]:
-    """Bold for the better side of a metric, nothing when even or one side is missing."""
+def _better(metric: str, a: float | None, b: float | None, greater_is_better: bool | None = None) -> tuple[str, str]:
+    """Bold for the better side of a metric, nothing when even or one side is missing. The
+    direction is the run's own for its ranking metric (`greater_is_better`), else by name."""
     if a is None or b is None or a == b or metric == "n":
         return "", ""
-    a_wins = (a < b) if metric in LOWER_IS_BETTER or metric.endswith("loss") else (a > b)
+    greater = (not lower_is_better(metric)) if greater_is_better is None else greater_is_better
+    a_wins = (a > b) if greater else (a < b)
     return ("bold green", "") if a_wins else ("", "bold green")
 
 
@@ -148,6 +151,7 @@ class CompareScreen(WorkbenchScreen):
         for metric in [m for m in a.metrics if m in b.metrics] + [m for m in b.metrics if m not in a.metrics] + \
                 [m for m in a.metrics if m not in b.metrics]:
             left, right = a.metrics.get(metric), b.metrics.get(metric)
-            style_a, style_b = _better(metric, left, right)
+            ranking = a.greater_is_better if metric == a.main_metric and a.main_metric == b.main_metric else None
+            style_a, style_b = _better(metric, left, right, ranking)
             table.add_row(metric, Text(humanize.number(left), style=style_a, justify="right"),
                           Text(humanize.number(right), style=style_b, justify="right"))

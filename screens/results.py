@@ -23,7 +23,9 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Ta
 from workbench import humanize
 from workbench.config import RunConfig
 from workbench.export import export_run
-from workbench.runstore import ACTIVE_STATES, RunDir
+from workbench.events import BaseEvent, EvalEvent, SamplesEvent, StartedEvent, StepEvent
+from workbench.history import RunHistory
+from workbench.runstore import ACTIVE_STATES, RunDir, RunStatus
 
 from .base import WorkbenchScreen
 from .export_dialog import ExportDialog, default_export_dir
@@ -43,16 +45,13 @@ FOCUS_IN_PANE = {"metrics": "#eval-history", "confusion": "#confusion-scroll", "
 
 @dataclass
 class RunResults:
-    """What the Results screen shows, gathered from one read of the run directory."""
+    """What the Results screen shows, gathered from one read of the run directory: its status,
+    config and `RunHistory` (the one fold over its events)."""
 
     state: str
-    status: dict[str, Any]
+    status: RunStatus
     config: RunConfig | None
-    evals: list[dict[str, Any]] = field(default_factory=list)
-    samples: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> latest samples event
-    started: dict[str, Any] | None = None
-    last_step: dict[str, Any] | None = None
-    end: dict[str, Any] | None = None
+    history: RunHistory = field(default_factory=RunHistory)
 
     @classmethod
     def read(cls, run: RunDir) -> "RunResults":
@@ -61,61 +60,68 @@ class RunResults:
             config: RunConfig | None = run.config()
         except Exception:  # a broken config.toml must not hide the metrics
             config = None
-        results = cls(state=status.get("state", "unknown"), status=status, config=config)
-        for event in run.events():
-            kind = event.get("type")
-            if kind == "eval":
-                results.evals.append(event)
-            elif kind == "samples":
-                results.samples[event.get("split", "validation")] = event
-            elif kind == "started":
-                results.started = event
-            elif kind == "step":
-                results.last_step = event
-            elif kind in ("finished", "failed", "cancelled"):
-                results.end = event
-        return results
+        return cls(state=status.state, status=status, config=config, history=run.history())
+
+    @property
+    def evals(self) -> list[EvalEvent]:
+        return self.history.evals
+
+    @property
+    def samples(self) -> dict[str, SamplesEvent]:
+        return self.history.samples  # split -> its latest samples
+
+    @property
+    def started(self) -> StartedEvent | None:
+        return self.history.started
+
+    @property
+    def last_step(self) -> StepEvent | None:
+        return self.history.last_step
+
+    @property
+    def end(self) -> BaseEvent | None:
+        return self.history.ended
 
     @property
     def splits(self) -> list[str]:
-        return list(dict.fromkeys(e.get("split", "validation") for e in self.evals))
+        return self.history.splits
 
-    def latest_eval(self, split: str) -> dict[str, Any] | None:
-        return next((e for e in reversed(self.evals) if e.get("split", "validation") == split), None)
+    def latest_eval(self, split: str) -> EvalEvent | None:
+        return self.history.latest_eval(split)
 
     @property
     def token_task(self) -> bool:
-        return self.config is not None and self.config.task == "token-classification"
+        return (self.history.task or (self.config.task if self.config else None)) == "token-classification"
 
 
 def summary_text(run: RunDir, results: RunResults) -> Text:
     """`finished in 1m 52s · accuracy 0.812 (best 0.830 @ step 50) · all-MiniLM-L6-v2 · lora · sst2`.
 
-    The verdict comes first: at 80 columns the tail (what was trained) is what gets cut.
+    The verdict comes first: at 80 columns the tail (what was trained) is what gets cut. The
+    metric is the task's own ranking metric and the time the run's training time (RunHistory).
     """
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append_text(state_text(results.state))
     status = results.status
+    history = results.history
     if results.state == "failed":
-        text.append(f": {status.get('message', '')}", style="red")
+        text.append(f": {status.message or ''}", style="red")
         return text
-    duration = (results.end or {}).get("duration_s")
-    if duration is None and status.get("started_at") and status.get("ended_at"):
-        duration = status["ended_at"] - status["started_at"]
+    duration = history.training_seconds()
     if duration is not None and results.state not in ACTIVE_STATES:
         text.append(f" in {humanize.duration(duration)}")
     if results.state in ACTIVE_STATES and results.last_step:
-        text.append(f" · step {results.last_step.get('step')}/{results.last_step.get('total_steps') or '?'}")
+        text.append(f" · step {results.last_step.step}/{results.last_step.total_steps or '?'}")
     latest = results.latest_eval("validation") or (results.evals[-1] if results.evals else None)
-    if latest:
-        main = "f1" if results.token_task else "accuracy"
-        value = (latest.get("metrics") or {}).get(main)
-        if value is not None:
+    main = history.main_metric
+    if latest and main:
+        value = latest.metrics.get(main)
+        if isinstance(value, (int, float)):
             text.append(f" · {main} ", style="dim")
             text.append(f"{value:.3f}", style="bold")
-    best = status.get("best") or {}
-    if best.get("value") is not None:
-        text.append(f" (best {best['value']:.3f} @ step {best.get('step')})", style="dim")
+    best = history.best or status.best
+    if best is not None:
+        text.append(f" (best {best.value:.3f} @ step {best.step})", style="dim")
     config = results.config
     if config is not None:
         text.append(f" · {humanize.short_model(config.model.name)} · {config.method.kind} · {humanize.short_data(config.data.train)}", style="dim")
@@ -218,7 +224,7 @@ class ResultsScreen(WorkbenchScreen):
             self.load()
 
     def _show_metrics(self, results: RunResults) -> None:
-        best = (results.status.get("best") or {}).get("step")
+        best = (results.history.best or results.status.best or {}).get("step")
         self.query_one(EvalHistory).show(results.evals, best)
         latest = results.latest_eval(self.split)
         caption = self.query_one("#per-class-caption", Static)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -20,7 +19,6 @@ from textual.widgets import DataTable, Static
 
 from workbench import humanize
 from workbench.errors import RunError
-from workbench.events import EventTail
 from workbench.runstore import ACTIVE_STATES, RunDir, RunSummary, list_runs, summarize
 
 from .base import WorkbenchScreen
@@ -33,29 +31,14 @@ RESCAN_S = 2.0
 
 
 class RunScanner:
-    """Reads summaries of every run; keeps an event tail per running run to report its last step.
-
-    Only one scan runs at a time (the screen guards it), so the tails need no lock.
-    """
+    """Reads summaries of every run (`summarize`: status with liveness by lock, and each run's
+    RunHistory, read incrementally, which also gives a running run's last step)."""
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = runs_dir
-        self._tails: dict[str, EventTail] = {}
-        self._last_step: dict[str, dict[str, Any]] = {}
 
     def scan(self) -> list[RunSummary]:
-        summaries = [summarize(run) for run in list_runs(self.runs_dir)]
-        for summary in summaries:
-            if summary.state in ACTIVE_STATES:
-                tail = self._tails.setdefault(summary.id, EventTail(Path(summary.path) / "events.jsonl"))
-                steps = [e for e in tail.poll() if e.get("type") == "step"]
-                if steps:
-                    self._last_step[summary.id] = steps[-1]
-                summary.extra["step"] = self._last_step.get(summary.id)
-            else:
-                self._tails.pop(summary.id, None)
-                self._last_step.pop(summary.id, None)
-        return summaries
+        return [summarize(run) for run in list_runs(self.runs_dir)]
 
 
 def describe_run(summary: RunSummary) -> Text:
@@ -193,8 +176,9 @@ class RunsScreen(WorkbenchScreen):
         current = self.current
         if current is None:
             return
-        if current.state in ACTIVE_STATES:
-            raise RunError(f"{current.id} is {current.state}", "open it and cancel it (ctrl+x) before deleting")
+        if current.state in ACTIVE_STATES or await asyncio.to_thread(RunDir(current.path).is_alive):
+            raise RunError(f"{current.id} is {current.state if current.state in ACTIVE_STATES else 'running'}",
+                           "open it and cancel it (ctrl+x) before deleting")
         confirmed = await self.app.push_screen_wait(
             ConfirmDialog("Delete run?", f"Delete {current.id} and everything in it (model, checkpoints, logs)?",
                           confirm="Delete", keep="Keep it")

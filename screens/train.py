@@ -27,7 +27,6 @@ from workbench.runstore import RunDir
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
 from .messages import RunEvent
-from .run_watcher import RANKING_METRICS
 from .widgets.curves import RunCurve, loss_series, metric_series
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
@@ -37,16 +36,6 @@ from .widgets.stats_panel import StatsPanel, run_stats
 
 if TYPE_CHECKING:
     from .run_watcher import RunWatcher
-
-def main_metric(evals: list[dict], best: dict | None) -> str | None:
-    if best and best.get("name"):
-        return best["name"]
-    metrics = evals[-1].get("metrics", {}) if evals else {}
-    for name in RANKING_METRICS:
-        if name in metrics:
-            return name
-    return next((k for k, v in metrics.items() if isinstance(v, float) and k != "loss"), None)
-
 
 class TrainScreen(WorkbenchScreen):
     TITLE = "Train"
@@ -106,7 +95,8 @@ class TrainScreen(WorkbenchScreen):
             self._shown_events = len(watcher.events)
             self._show_progress(watcher)
             self._show_curves(watcher)
-            self.query_one(StatsPanel).show(run_stats(watcher.latest_step, watcher.started, watcher.best, watcher.ended))
+            self.query_one(StatsPanel).show(run_stats(watcher.latest_step, watcher.started, watcher.best, watcher.ended,
+                                                      elapsed_s=watcher.history.elapsed_seconds()))
         if watcher.active != self._was_active:
             self._was_active = watcher.active
             if self.is_current:
@@ -124,7 +114,7 @@ class TrainScreen(WorkbenchScreen):
         elif watcher.started is not None:  # training begins: nothing logged yet
             progress.show_step({"step": 0, "epoch": 0.0, "total_steps": watcher.started.get("total_steps")}, epochs)
         if watcher.ended is not None:
-            progress.show_end(watcher.state, watcher.ended, watcher.latest_step)
+            progress.show_end(watcher.state, watcher.ended, watcher.latest_step, duration_s=watcher.history.training_seconds())
         elif self._cancel_requested:
             progress.show_waiting("cancelling: saving a checkpoint…")
         elif watcher.started is None:
@@ -141,7 +131,7 @@ class TrainScreen(WorkbenchScreen):
         loss = loss_series(watcher.steps)
         self.query_one("#loss-curve", RunCurve).show(loss)
         evals = watcher.validation_evals
-        metric = main_metric(evals, watcher.best)
+        metric = watcher.main_metric  # the task's own, as the run wrote it (RunHistory)
         if metric:
             xlim = (loss.xs[0], loss.xs[-1]) if loss.xs else None
             self.query_one("#metric-curve", RunCurve).show(metric_series(evals, metric), title=f"eval {metric}", xlim=xlim)

@@ -41,7 +41,8 @@ class FakeRun:
         self.run.write_status(state="running", pid=os.getpid(), pid_start=None, started_at=started_at)
 
     def started(self, total_steps: int = 100, labels: list[str] = LABELS) -> None:
-        self.writer.emit("started", device="cpu", precision="fp32", model="sentence-transformers/all-MiniLM-L6-v2",
+        # `time` on the fake clock: training time is measured from `started` to the run's end.
+        self.writer.emit("started", time=self.started_at, device="cpu", precision="fp32", model="sentence-transformers/all-MiniLM-L6-v2",
                          model_source="/models/minilm", architecture="BertModel", method="lora",
                          params_total=22_713_000, params_trainable=148_000, train_size=3600, validation_size=400,
                          test_size=0, validation_from_train=True, labels=labels,
@@ -85,12 +86,12 @@ class FakeRun:
         self.run.write_status(best={"name": "f1", "value": f1, "step": step})
 
     def finish(self, duration_s: float = 112.0) -> None:
-        self.writer.emit("finished", metrics={"accuracy": 0.812, "macro_f1": 0.808}, best_metric=self.run.read_status().get("best"),
+        self.writer.emit("finished", time=self.started_at + duration_s, metrics={"accuracy": 0.812, "macro_f1": 0.808}, best_metric=self.run.read_status().get("best"),
                          output=str(self.run.adapter_dir), duration_s=duration_s, step=100)
         self.run.write_status(state="finished", ended_at=self.started_at + duration_s)
 
     def fail(self, kind: str = "oom", message: str = "out of memory", hint: str = "lower the batch size") -> None:
-        self.writer.emit("failed", kind=kind, message=message, hint=hint)
+        self.writer.emit("failed", time=self.started_at + 12, kind=kind, message=message, hint=hint)
         self.run.write_status(state="failed", kind=kind, message=message, hint=hint, ended_at=self.started_at + 12)
 
 

@@ -215,5 +215,6 @@ def _example(task: str) -> str:
 def _provenance(details: dict[str, Any]) -> str:
     final = details.get("final") or {}
     when = dt.datetime.fromtimestamp(final["time"]).strftime("%Y-%m-%d") if final.get("time") else "unknown"
-    duration = humanize.duration(final.get("duration_s"))
+    seconds = details.get("training_seconds")  # RunHistory's one definition (all training segments)
+    duration = humanize.duration(seconds if seconds is not None else final.get("duration_s"))
     return f"## Provenance\n\ntlwb {__version__} run `{details['id']}`, finished {when}, training took {duration}."

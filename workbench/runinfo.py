@@ -6,39 +6,58 @@ Read only from the run directory (the one contract): status, config, events, lab
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
-from .events import TERMINAL_TYPES
+from .events import to_json
 from .runstore import RunDir, tensorboard_dir
 
 #: Fields of a `step` event kept in the loss curve.
-CURVE_FIELDS = ("step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_s", "elapsed_s")
+CURVE_FIELDS = ("step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_s", "tokens_per_s", "elapsed_s")
 
 
 def run_details(run: RunDir) -> dict[str, Any]:
     """One JSON-ready dict: status, config, started facts, loss curve, every evaluation (with
-    per-class scores and confusion matrices), the last samples, the final event and the files."""
-    events = run.events()
-    evals = [e for e in events if e["type"] == "eval"]
-    samples = [e for e in events if e["type"] == "samples"]
-    final = next((e for e in reversed(events) if e["type"] in TERMINAL_TYPES), None)
+    per-class scores and confusion matrices), the last samples, the final event and the files.
+    Everything about the events comes from the run's `RunHistory`."""
+    history = run.history()
+    status = run.status()
     saved = run.trained_model_dir()
+    latest_samples = history.samples.get("validation") or next(iter(history.samples.values()), None)
+    best = history.best or status.best
     return {
         "id": run.id,
         "path": str(run.path),
-        "status": run.status(),
+        "status": status.to_json(),
         "config": _config(run),
-        "started": next((e for e in reversed(events) if e["type"] == "started"), None),
+        "task": history.task,
+        "main_metric": history.main_metric,
+        "greater_is_better": history.greater_is_better,
+        "best": best.model_dump() if best else None,
+        "training_seconds": _rounded(history.training_seconds(time.time() if status.state in ("starting", "running") else None)),
+        "segments": len(history.segments),
+        "started": to_json(history.started) if history.started else None,
         "labels": _labels(run),
-        "history": [{k: e.get(k) for k in CURVE_FIELDS} for e in events if e["type"] == "step"],
-        "evals": [{k: v for k, v in e.items() if k not in {"type", "time"}} for e in evals],
-        "samples": samples[-1]["items"] if samples else [],
-        "final": final,
-        "metrics": final.get("metrics", {}) if final and final["type"] == "finished" else {},
+        "history": [{k: getattr(e, k) for k in CURVE_FIELDS} for e in history.steps],
+        "evals": [_without_envelope(e) for e in history.evals],
+        "samples": latest_samples.items if latest_samples else [],
+        "final": to_json(history.ended) if history.ended else None,
+        "metrics": history.finished.metrics if history.finished else {},
         "model_dir": str(saved) if saved else None,
         "model_kind": None if saved is None else ("adapter" if saved == run.adapter_dir else "model"),
         "files": _files(run),
     }
+
+
+def _without_envelope(event: Any) -> dict[str, Any]:
+    data = to_json(event)
+    for key in ("type", "time", "v"):
+        data.pop(key, None)
+    return data
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _config(run: RunDir) -> dict[str, Any] | None:

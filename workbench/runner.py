@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from .config import RunConfig
 from .errors import RunError
-from .events import TERMINAL_TYPES, EventTail
+from .events import TERMINAL_TYPES, BaseEvent, EventTail, FailedEvent
 from .fsutil import atomic_write_text
 from .presets import config_to_toml
 from .runstore import ACTIVE_STATES, RunDir, new_run_dir, process_start_time
@@ -62,7 +62,7 @@ def spawn(run: RunDir, *, resume: bool = False, env: dict[str, str] | None = Non
     finally:
         log.close()
     # A resumed run sheds its last failure; and a child that already says `running` stays so.
-    state = {} if run.read_status().get("state") == "running" else {"state": "starting"}
+    state = {} if run.read_status().state == "running" else {"state": "starting"}
     run.write_status(**state, pid=process.pid, pid_start=process_start_time(process.pid), kind=None, message=None, hint=None, ended_at=None)
     return process
 
@@ -76,8 +76,9 @@ def resume(run: RunDir, *, env: dict[str, str] | None = None) -> subprocess.Pope
     """Continue a failed or cancelled run from its last checkpoint, in the same run directory.
 
     The new process appends to the same events.jsonl (a `started` event with `resumed=true`) and
-    status.json goes back to running with its pid. A lock on the run directory (on the folder
-    itself, so nothing is written) makes two resumes at once start one process, not two.
+    status.json goes back to running with its pid. Refused while a training process holds the
+    run's lock (it is alive, whatever status.json says). A lock on the run directory (on the
+    folder itself, so nothing is written) makes two resumes at once start one process, not two.
     """
     import fcntl
 
@@ -85,9 +86,11 @@ def resume(run: RunDir, *, env: dict[str, str] | None = None) -> subprocess.Pope
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
         status = run.status()
-        state = status.get("state")
-        if state in ACTIVE_STATES:
-            raise RunError(f"run {run.id} is still {state} (pid {status.get('pid')})", f"follow it with `tlwb attach {run.id}`")
+        state = status.state
+        if run.is_alive() or state in ACTIVE_STATES:
+            pid = status.pid or run.lock_owner().get("pid")
+            raise RunError(f"run {run.id} is still {state if state in ACTIVE_STATES else 'running'}" + (f" (pid {pid})" if pid else ""),
+                           f"follow it with `tlwb attach {run.id}`")
         if state == "finished":
             raise RunError(f"run {run.id} already finished; there is nothing to resume", f"start a new run from its config: tlwb train {run.config_path}")
         if run.latest_checkpoint() is None:
@@ -101,10 +104,15 @@ def resume(run: RunDir, *, env: dict[str, str] | None = None) -> subprocess.Pope
 
 
 def cancel(run: RunDir) -> bool:
-    """Ask a running run to stop (checkpoint, then `cancelled`). False when it isn't running."""
+    """Ask a running run to stop (checkpoint, then `cancelled`). False when it isn't running.
+
+    The process to signal is the one holding the run's lock (its pid is in `.lock`), so a garbled
+    status.json doesn't stop a cancel; status.json's pid serves runs from before the lock."""
     status = run.status()
-    pid = status.get("pid")
-    if status.get("state") not in ACTIVE_STATES or not pid:
+    if status.state not in ACTIVE_STATES:
+        return False
+    pid = (run.lock_owner().get("pid") if run.is_alive() else None) or status.pid
+    if not pid:
         return False
     try:
         os.killpg(os.getpgid(pid), signal.SIGTERM)
@@ -120,11 +128,12 @@ def follow(
     timeout_s: float | None = None,
     process: subprocess.Popen | None = None,
     start_offset: int = 0,
-) -> Iterator[dict]:
+) -> Iterator[BaseEvent]:
     """Yield every event of `run` from byte `start_offset` (0: the whole history) until it ends.
 
     A terminal event ends the stream only if the run is not going again: a resumed run has a
-    `cancelled` or `failed` event in its history, followed by a new `started`.
+    `cancelled` or `failed` event in its history, followed by a new `started`. A run whose process
+    vanished without a terminal event ends with a synthesized `failed` (kind `vanished`).
     """
     tail = EventTail(run.events_path)
     tail.offset = start_offset
@@ -135,27 +144,28 @@ def follow(
         for event in events:
             yield event
         if events:
-            ended = events[-1]["type"] in TERMINAL_TYPES
+            ended = events[-1].type in TERMINAL_TYPES
         if process is not None:
             process.poll()
         status = run.status()
-        if ended and status.get("state") not in ACTIVE_STATES:
+        if ended and status.state not in ACTIVE_STATES:
             return
-        if status.get("state") not in ACTIVE_STATES:
+        if status.state not in ACTIVE_STATES:
             for event in tail.poll():
                 yield event
-                ended = event["type"] in TERMINAL_TYPES
-            if not ended and status.get("state") == "failed" and status.get("kind") == "vanished":
-                yield {"type": "failed", "time": time.time(), "kind": "vanished", "message": status["message"], "hint": status["hint"]}
+                ended = event.type in TERMINAL_TYPES
+            if not ended and status.state == "failed":
+                yield FailedEvent(time=time.time(), kind=status.kind or "vanished", message=status.message or "",
+                                  hint=status.hint or "", synthesized=True)
             return
         if deadline and time.monotonic() > deadline:
             raise RunError(f"run {run.id} did not finish within {timeout_s:.0f}s", "check train.log")
         time.sleep(poll_s)
 
 
-def wait(run: RunDir, on_event: Callable[[dict], None] | None = None, **kwargs) -> dict:
+def wait(run: RunDir, on_event: Callable[[BaseEvent], None] | None = None, **kwargs) -> BaseEvent | None:
     """Follow a run to its end; returns the terminal event (or a synthesized failure)."""
-    last: dict = {}
+    last: BaseEvent | None = None
     for event in follow(run, **kwargs):
         if on_event:
             on_event(event)

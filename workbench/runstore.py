@@ -1,27 +1,69 @@
 """The run store: run directories under RUNS_DIR, their status, and resolving `RUN` arguments.
 
 A run directory is the only contract between the training process, the CLI and the TUI
-(see DESIGN.md). Status is truthful: a run whose process has vanished is reported as `failed`,
-checked by pid *and* process start time so a recycled pid can't keep a dead run "running".
+(see DESIGN.md). Status is truthful. Whether a run is alive is decided by a lock, never by a file
+that may be torn or stale: the training process holds an exclusive `flock` on `RUN/.lock` for
+its whole life (`RunDir.hold_lock`), so "alive" is "the lock is held" (`RunDir.is_alive`). Run
+directories written before the lock existed have no `.lock`; for them pid *and* process start
+time decide, so a recycled pid can't keep a dead run "running". A run whose process is gone while
+status.json still says running is reconciled from its events (`RunHistory`): finished if they say
+finished, failed with their kind if they say failed, else failed as `vanished`. An unreadable
+status.json is rebuilt from the events too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from .errors import RunError
-from .events import parse_lines, read_events
+from .events import BestMetric, BaseEvent, Readable, parse_lines, read_events
 from .fsutil import atomic_write_json
+from .history import RunHistory
 
 STATES = ("starting", "running", "finished", "failed", "cancelled")
 ACTIVE_STATES = frozenset({"starting", "running"})
 #: How long a run may sit in `starting` with no process recorded before it counts as vanished.
 LAUNCH_GRACE_S = 30
+#: How long a training process waits for a reader's momentary probe of the lock to pass.
+LOCK_WAIT_S = 3.0
+
+
+class RunStatus(Readable, BaseModel):
+    """`status.json`. Keys this version doesn't know are kept as they are (a newer writer's)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    state: str = "starting"
+    pid: int | None = None
+    pid_start: float | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    updated_at: float | None = None
+    kind: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    best: BestMetric | None = None
+    auto_batch: list[dict[str, Any]] = Field(default_factory=list)
+    last_event_at: float | None = None
+    rebuilt: bool = False  # status.json was unreadable: this was read from the events
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude_none=True)
+        if not self.rebuilt:
+            data.pop("rebuilt", None)
+        if not self.auto_batch:
+            data.pop("auto_batch", None)
+        return data
 
 
 def default_runs_dir() -> Path:
@@ -53,6 +95,19 @@ def process_alive(pid: int | None, started: float | None) -> bool:
     if actual is None:
         return False
     return started is None or abs(actual - started) < 1.0
+
+
+class RunLock:
+    """The training process's hold on `RUN/.lock` (see the module docstring); released when the
+    process ends, however it ends. The file records who holds it (pid and start time)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = -1
 
 
 class RunDir:
@@ -90,47 +145,158 @@ class RunDir:
 
         return validate_config(read_toml(self.config_path))
 
-    def events(self) -> list[dict[str, Any]]:
+    lock_path = property(lambda self: self.path / ".lock")
+
+    def events(self) -> list[BaseEvent]:
         return read_events(self.events_path)
 
-    def read_status(self) -> dict[str, Any]:
-        import json
+    def history(self) -> RunHistory:
+        """The run's events folded (`RunHistory`), with the config's task as the fallback for
+        runs whose `started` predates `main_metric`."""
+        return _HISTORIES.get(self)
+
+    def config_task(self) -> str | None:
+        """The task named in config.toml (read without validating the whole config)."""
+        from .presets import read_toml
 
         try:
-            return json.loads(self.status_path.read_text("utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {"state": "starting" if self.exists() else "missing"}
+            return str(read_toml(self.config_path).get("task") or "text-classification")
+        except Exception:  # a broken config.toml: the events alone must do
+            return None
 
-    def write_status(self, **changes: Any) -> dict[str, Any]:
+    # -- status.json --------------------------------------------------------------------------
+    def read_status(self) -> RunStatus:
+        """status.json as written; an unreadable one is rebuilt from the events (and rewritten),
+        never taken for a failure."""
+        try:
+            raw = self.status_path.read_text("utf-8")
+        except FileNotFoundError:
+            if not self.exists():
+                return RunStatus(state="missing")
+            raw = None
+        except OSError:
+            raw = ""
+        if raw is not None:
+            try:
+                data = json.loads(raw)
+                if isinstance(data, dict):
+                    return RunStatus.model_validate(data)
+            except (json.JSONDecodeError, ValidationError):
+                pass
+        elif not self.events_path.exists():
+            return RunStatus(state="starting")
+        return self._rebuild_status()
+
+    def _rebuild_status(self) -> RunStatus:
+        history = self.history()
+        owner = self.lock_owner()
+        status = status_from_history(history, pid=owner.get("pid"), pid_start=owner.get("pid_start"))
+        status.rebuilt = True
+        try:
+            atomic_write_json(self.status_path, status.to_json())
+        except OSError:  # a read-only or full disk: the rebuilt status is still the answer
+            pass
+        return status
+
+    def write_status(self, **changes: Any) -> RunStatus:
         """Merge `changes` into status.json (atomically); a change to None removes the key."""
         status = self.read_status()
-        if status.get("state") == "missing":
-            status = {}
-        status.update(changes)
-        status = {key: value for key, value in status.items() if value is not None}
-        status["updated_at"] = time.time()
-        atomic_write_json(self.status_path, status)
+        data = {} if status.state == "missing" else status.to_json()
+        data.pop("rebuilt", None)
+        data.update(changes)
+        data = {key: value for key, value in data.items() if value is not None}
+        data["updated_at"] = time.time()
+        status = RunStatus.model_validate(json.loads(json.dumps(data, default=_plain)))
+        atomic_write_json(self.status_path, status.to_json())
         return status
 
-    def status(self) -> dict[str, Any]:
-        """The status with liveness checked: a vanished process means `failed`."""
+    # -- liveness -----------------------------------------------------------------------------
+    def hold_lock(self) -> RunLock:
+        """Take the run's lock for this process's life (the training process does, first thing).
+        RunError when another process holds it: a second trainer must not share a run directory."""
+        import fcntl
+
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + LOCK_WAIT_S  # a reader's probe holds it for microseconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    owner = self.lock_owner().get("pid")
+                    raise RunError(
+                        f"run {self.id} is already being trained by another process" + (f" (pid {owner})" if owner else ""),
+                        f"follow it with `tlwb attach {self.id}`, or cancel it with `tlwb cancel {self.id}`",
+                    ) from None
+                time.sleep(0.05)
+        record = json.dumps({"pid": os.getpid(), "pid_start": process_start_time(os.getpid())}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record, 0)
+        return RunLock(fd)
+
+    def is_alive(self) -> bool | None:
+        """Whether a training process holds the run's lock; None for a run directory without a
+        `.lock` (written before the lock existed, or not started yet)."""
+        import fcntl
+
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the probe
+        return False
+
+    def lock_owner(self) -> dict[str, Any]:
+        """{pid, pid_start} of the process that last took the lock ({} when unknown)."""
+        try:
+            data = json.loads(self.lock_path.read_text("utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _process_alive(self, status: RunStatus) -> bool:
+        """Liveness: the lock when there is one; before the process has taken it (`starting`)
+        and for runs from before the lock, the recorded pid and its start time."""
+        held = self.is_alive()
+        if held:
+            return True
+        if held is None or status.state == "starting":
+            if status.state == "starting" and not status.pid:
+                # The launcher is between creating the run and spawning its process.
+                return time.time() - (status.updated_at or 0) < LAUNCH_GRACE_S
+            return process_alive(status.pid, status.pid_start)
+        return False
+
+    def status(self) -> RunStatus:
+        """The status with liveness checked by the lock, reconciled with the events when the
+        process is gone (see the module docstring)."""
         status = self.read_status()
-        if status.get("state") in ACTIVE_STATES and not process_alive(status.get("pid"), status.get("pid_start")):
-            # `starting` without a pid: the launcher is between creating the run and spawning its
-            # process; give it a moment. Once a pid is recorded, a dead pid means a dead run.
-            if status.get("state") == "starting" and not status.get("pid") and time.time() - status.get("updated_at", 0) < LAUNCH_GRACE_S:
-                return status
-            last = self.last_event_time() or status.get("updated_at")
-            when = dt.datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M:%S") if last else "unknown"
-            status = {
-                **status,
-                "state": "failed",
-                "kind": "vanished",
-                "last_event_at": last,
-                "message": f"the training process is gone (last event {when}); it was killed or the machine restarted",
-                "hint": f"run `tlwb resume {self.id}` to continue from the last checkpoint",
-            }
-        return status
+        if status.state == "missing":
+            return status
+        alive = self._process_alive(status)
+        if alive:
+            if status.state not in ACTIVE_STATES:
+                history = self.history()
+                if history.state in ACTIVE_STATES or status.rebuilt:
+                    # Resumed (or status unreadable) while the lock says a trainer is at work.
+                    owner = self.lock_owner()
+                    status = status.model_copy(update={"state": "running", "ended_at": None, "kind": None, "message": None,
+                                                       "hint": None, "pid": status.pid or owner.get("pid")})
+            elif status.pid is None and self.lock_owner().get("pid"):
+                status = status.model_copy(update={"pid": self.lock_owner().get("pid")})
+            return status
+        if status.state not in ACTIVE_STATES:
+            return status
+        return reconcile(self, status)
 
     def last_event_time(self) -> float | None:
         """The time of the last complete event, read from the file's tail only."""
@@ -141,7 +307,7 @@ class RunDir:
         except FileNotFoundError:
             return None
         events = parse_lines(tail)
-        return events[-1].get("time") if events else None
+        return events[-1].time if events else None
 
     def checkpoints(self) -> list[Path]:
         """Complete Trainer checkpoints, oldest first.
@@ -176,6 +342,91 @@ class RunDir:
         return None
 
 
+def status_from_history(history: RunHistory, **fields: Any) -> RunStatus:
+    """The status.json the events imply (for a rebuild; liveness is added by `RunDir.status`)."""
+    started = history.first_started
+    status = RunStatus(state=history.state, started_at=started.time if started else None, best=history.best,
+                       last_event_at=history.last_event_time, **fields)
+    if history.ended is not None:
+        status.ended_at = history.ended.time
+    failure = history.failure
+    if failure is not None:
+        status.kind, status.message, status.hint = failure.kind, failure.message, failure.hint
+    return status
+
+
+def reconcile(run: RunDir, status: RunStatus) -> RunStatus:
+    """A run whose process is gone while status.json says it is going: what its events say
+    (finished → finished, failed → failed with that kind, cancelled → cancelled), else `vanished`.
+    A terminal event older than the process last spawned belongs to an earlier segment."""
+    history = run.history()
+    ended = history.ended
+    if ended is not None and ended.time >= (status.pid_start or 0) - 1.0:
+        implied = status_from_history(history)
+        return status.model_copy(update={"state": implied.state, "ended_at": implied.ended_at, "kind": implied.kind,
+                                         "message": implied.message, "hint": implied.hint, "best": implied.best or status.best,
+                                         "last_event_at": implied.last_event_at})
+    last = history.last_event_time or status.updated_at
+    when = dt.datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M:%S") if last else "unknown"
+    return status.model_copy(update={
+        "state": "failed",
+        "kind": "vanished",
+        "last_event_at": last,
+        "message": f"the training process is gone (last event {when}); it was killed or the machine restarted",
+        "hint": f"run `tlwb resume {run.id}` to continue from the last checkpoint",
+    })
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class _HistoryCache:
+    """Histories by run, read incrementally: a rescan reads only what was appended since the last
+    one (the Runs screen rescans every couple of seconds). A file that shrank is read afresh."""
+
+    limit = 512
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[int, int, bytes, RunHistory]] = {}  # path -> (inode, offset, pending, history)
+        self._lock = threading.Lock()  # the TUI reads runs from several worker threads
+
+    def get(self, run: RunDir) -> RunHistory:
+        """A copy the caller may keep and feed: later reads never change it under them."""
+        with self._lock:
+            return self._read(run).copy()
+
+    def _read(self, run: RunDir) -> RunHistory:
+        try:
+            stat = run.events_path.stat()
+        except OSError:
+            self._entries.pop(run.path, None)
+            return RunHistory(task=run.config_task())
+        entry = self._entries.get(run.path)
+        if entry is None or entry[0] != stat.st_ino or stat.st_size < entry[1]:
+            entry = (stat.st_ino, 0, b"", RunHistory(task=run.config_task()))
+        inode, offset, pending, history = entry
+        if stat.st_size > offset:
+            with run.events_path.open("rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+            offset += len(data)
+            complete, _, pending = (pending + data).rpartition(b"\n")
+            history.extend(parse_lines(complete.decode("utf-8", errors="replace")))
+        self._entries.pop(run.path, None)
+        self._entries[run.path] = (inode, offset, pending, history)
+        while len(self._entries) > self.limit:
+            self._entries.pop(next(iter(self._entries)))
+        return history
+
+
+_HISTORIES = _HistoryCache()
+
+
 @dataclass
 class RunSummary:
     """What the runs table shows for one run."""
@@ -188,17 +439,26 @@ class RunSummary:
     data: str = "?"
     method: str = "?"
     started_at: float | None = None
-    duration_s: float | None = None
+    duration_s: float | None = None  # training time (`RunHistory.training_seconds`) at the scan
     best_metric: str | None = None
     best_value: float | None = None
     message: str = ""
     hint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    closed_s: float = 0.0  # training time of the segments that ended
+    open_since: float | None = None  # start of the segment still training (a live run)
+
+    def duration_at(self, now: float) -> float | None:
+        """Training time as of `now` (a live run's clock keeps going)."""
+        if self.state in ACTIVE_STATES and self.open_since is not None:
+            return self.closed_s + max(0.0, now - self.open_since)
+        return self.duration_s
 
 
 def summarize(run: RunDir) -> RunSummary:
     status = run.status()
-    summary = RunSummary(id=run.id, path=run.path, state=status.get("state", "?"))
+    history = run.history()
+    summary = RunSummary(id=run.id, path=run.path, state=status.state)
     try:
         config = run.config()
     except Exception:  # a broken config.toml must not hide the run from the list
@@ -208,15 +468,24 @@ def summarize(run: RunDir) -> RunSummary:
         summary.model = config.model.name
         summary.data = config.data.train
         summary.method = config.method.kind
-    summary.started_at = status.get("started_at")
-    end = status.get("ended_at") or (time.time() if summary.state in ACTIVE_STATES else status.get("updated_at"))
-    if summary.started_at and end:
-        summary.duration_s = max(0.0, end - summary.started_at)
-    best = status.get("best") or {}
-    summary.best_metric = best.get("name")
-    summary.best_value = best.get("value")
-    summary.message = status.get("message", summary.message)
-    summary.hint = status.get("hint", "")
+    first = history.first_started
+    summary.started_at = status.started_at or (first.time if first else None) or status.created_at
+    live = summary.state in ACTIVE_STATES
+    summary.duration_s = history.training_seconds(time.time() if live else None)
+    if history.segments:
+        last = history.segments[-1]
+        summary.closed_s = sum(segment.seconds() for segment in history.segments[:-1])
+        if live and last.open:
+            summary.open_since = last.started.time
+        else:
+            summary.closed_s += last.seconds()
+    best = history.best or status.best
+    if best is not None:
+        summary.best_metric, summary.best_value = best.name, best.value
+    summary.message = status.message or summary.message
+    summary.hint = status.hint or ""
+    if live and history.last_step is not None:
+        summary.extra["step"] = history.last_step
     return summary
 
 

@@ -45,11 +45,12 @@ class TrainProgress(Horizontal):
         eta = step.get("eta_s")
         self.query_one("#progress-steps", Static).update(f"{steps} · ETA {humanize.duration(eta)}" if eta is not None else steps)
 
-    def show_end(self, state: str, event: dict[str, Any], last_step: dict[str, Any] | None) -> None:
-        """The final line: how the run ended, and how far it got."""
+    def show_end(self, state: str, event: Any, last_step: Any, duration_s: float | None = None) -> None:
+        """The final line: how the run ended (in `duration_s` of training), and how far it got."""
         if state == "finished":
             self.bar.update(total=self.bar.total or 1, progress=self.bar.total or 1)
-            detail = f"in {humanize.duration(event.get('duration_s'))}" if event.get("duration_s") is not None else ""
+            duration = duration_s if duration_s is not None else event.get("duration_s")
+            detail = f"in {humanize.duration(duration)}" if duration is not None else ""
         else:
             step = event.get("step") or (last_step or {}).get("step")
             detail = f"at step {step:,}" if step else ""

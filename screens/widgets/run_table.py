@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from workbench import humanize
-from workbench.runstore import ACTIVE_STATES, RunSummary
+from workbench.runstore import RunSummary
 
 from .state import state_text
 
@@ -31,10 +31,9 @@ def progress_of(summary: RunSummary) -> str:
 
 
 def duration_of(summary: RunSummary, now: float) -> float | None:
-    """A running run's age comes from `now` (the app's clock), so tests can freeze it."""
-    if summary.state in ACTIVE_STATES and summary.started_at:
-        return max(0.0, now - summary.started_at)
-    return summary.duration_s
+    """The run's training time (`RunHistory.training_seconds`); a live run's open segment counts
+    up to `now` (the app's clock), so tests can freeze it."""
+    return summary.duration_at(now)
 
 
 def row_cells(summary: RunSummary, marked: bool, now: float, wide: bool = False) -> list[Any]:

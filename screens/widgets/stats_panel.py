@@ -12,12 +12,14 @@ from workbench import humanize
 MEMORY_LABELS = {"rss": "RSS", "cuda": "GPU mem"}
 
 
-def run_stats(step: dict[str, Any] | None, started: dict[str, Any] | None, best: dict[str, Any] | None,
-              ended: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-    """(label, value) rows, humanised; unknown values show as an em dash."""
+def run_stats(step: Any, started: Any, best: Any, ended: Any = None, *, elapsed_s: float | None = None) -> list[tuple[str, str]]:
+    """(label, value) rows, humanised; unknown values show as an em dash. `elapsed_s` is the run's
+    training time (`RunHistory.elapsed_seconds`); without it, what the events themselves say."""
     step = step or {}
     started = started or {}
-    elapsed = ended.get("duration_s") if ended and ended.get("duration_s") is not None else step.get("elapsed_s")
+    elapsed = elapsed_s
+    if elapsed is None:
+        elapsed = ended.get("duration_s") if ended and ended.get("duration_s") is not None else step.get("elapsed_s")
     speed = step.get("samples_per_s")
     rows = [
         ("samples/s", f"{speed:.1f}" if speed else "—"),

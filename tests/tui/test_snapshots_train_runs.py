@@ -49,7 +49,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeRun]:
     cancelled = FakeRun(runs_dir, "2026-11-30_084500_imdb-lora", started_at=T0 + 1_920)
     cancelled.started()
     cancelled.step(10, loss=0.66)
-    cancelled.writer.emit("cancelled", step=12, checkpoint="checkpoints/checkpoint-12")
+    cancelled.writer.emit("cancelled", time=T0 + 2_000, step=12, checkpoint="checkpoints/checkpoint-12")
     cancelled.run.write_status(state="cancelled", ended_at=T0 + 2_000)
     going = FakeRun(runs_dir, "2026-11-30_090000_sst2-lora", started_at=T0 + 2_880)
     going.started(total_steps=113)

@@ -170,8 +170,10 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
     from ..runner import follow
     from .progress import ConsoleProgress
 
+    from ..events import to_json
+
     printer = ConsoleProgress(console, quiet=quiet)
-    last: dict = {}
+    last: Any = None
     try:
         for event in follow(run, process=process, start_offset=start_offset):
             printer.handle(event)
@@ -188,8 +190,9 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
             last = event
     printer.close()
     if quiet:
-        print(json.dumps({"run_id": run.id, "path": str(run.path), **{k: v for k, v in last.items() if k != "time"}}, default=str))
-    if last.get("type") != "finished":
+        final = {k: v for k, v in (to_json(last) if last is not None else {}).items() if k not in ("time", "v")}
+        print(json.dumps({"run_id": run.id, "path": str(run.path), **final}, default=str))
+    if last is None or last.type != "finished":
         raise typer.Exit(1)
 
 

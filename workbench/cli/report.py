@@ -80,6 +80,7 @@ def prediction_table(results: list[dict[str, Any]]) -> Table:
 
 
 def show_run(console: Console, payload: dict[str, Any]) -> None:
+    """`tlwb show RUN`: the payload of `runinfo.run_details` for a person."""
     status = payload["status"]
     style = STATE_STYLES.get(status.get("state", ""), "")
     console.print(f"[bold]{payload['id']}[/]  [{style}]{status.get('state')}[/]  {payload['path']}")
@@ -88,7 +89,15 @@ def show_run(console: Console, payload: dict[str, Any]) -> None:
         if status.get("hint"):
             console.print(f"  [dim]hint:[/] {status['hint']}")
     config = payload["config"]
-    console.print(f"model {config['model']['name']} · data {config['data']['train']} · method {config['method']['kind']}")
+    if config:
+        console.print(f"model {config['model']['name']} · data {config['data']['train']} · method {config['method']['kind']}")
+    else:
+        console.print("[red]config.toml is unreadable[/]")
+    best = payload.get("best")
+    timing = f"trained {humanize.duration(payload.get('training_seconds'))}"
+    if payload.get("segments", 0) > 1:
+        timing += f" in {payload['segments']} segments"
+    console.print(timing + (f" · best {best['name']} {humanize.number(best['value'], 4)} @ step {best.get('step')}" if best else ""))
     for evaluation in payload["evals"]:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in evaluation["metrics"].items() if isinstance(v, float))
         console.print(f"  eval {evaluation.get('split', 'validation')} step {evaluation['step']}: {shown}")

@@ -57,8 +57,8 @@ def oom_hint(run: RunDir) -> str:
     batch, length, accumulation = training.batch_size, training.max_length, training.gradient_accumulation_steps
     smaller = max(1, batch // 4)
     factor = max(1, batch // smaller) * accumulation
-    started = next((e for e in reversed(run.events()) if e["type"] == "started"), {})
-    needed, available = started.get("memory_estimate_bytes"), started.get("device_memory_bytes")
+    started = run.history().started
+    needed, available = (started.memory_estimate_bytes, started.device_memory_bytes) if started else (None, None)
     asked = f"batch {batch} × length {length}"
     if needed:
         asked += f" needed ~{bytes_(needed)}" + (f" of {bytes_(available)}" if available else "")
@@ -115,7 +115,7 @@ def shrink_batch_after_oom(run: RunDir) -> bool:
 
     config = run.config()
     training = config.training
-    history = list(run.read_status().get("auto_batch", []))
+    history = list(run.read_status().auto_batch)
     if not training.auto_batch or training.batch_size <= 1 or len(history) >= MAX_AUTO_BATCH_RETRIES or ranks.world_size() > 1:
         return False
     smaller = config.model_copy(deep=True)

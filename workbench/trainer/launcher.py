@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..events import TERMINAL_TYPES, EventWriter
+from ..errors import WorkbenchError
+from ..events import EventWriter
 from ..runstore import RunDir
 from .failures import fail, first_failure, ranks_dir
 from .ranks import LAUNCHER_ENV
@@ -42,12 +43,12 @@ def report_run_end(run: RunDir, exit_code: int, *, cancelled: bool = False) -> b
 
     Rank 0 writes `finished` or `cancelled` itself; this covers ranks that died first. A launch the
     user cancelled ends `cancelled` (ranks still starting die of the signal rather than stop)."""
-    events = run.events()
-    if any(event["type"] in TERMINAL_TYPES for event in events):
+    history = run.history()
+    if history.ended is not None:
         return False
     if cancelled:
         checkpoint = run.latest_checkpoint()
-        step = next((e["step"] for e in reversed(events) if e["type"] == "step"), None)
+        step = history.last_step.step if history.last_step else None
         EventWriter(run.events_path).emit("cancelled", step=step, checkpoint=str(checkpoint) if checkpoint else None)
         hint = f"`tlwb resume {run.id}` continues from {checkpoint.name}" if checkpoint else "no checkpoint was saved; start the run again"
         run.write_status(state="cancelled", ended_at=time.time(), message="cancelled by the user", hint=hint)
@@ -136,7 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
     extra = shlex.split(os.environ.get(TORCHRUN_ARGS_ENV, "")) + argv[cut + 1 :]
-    return launch(RunDir(args.run_dir), args.nproc, resume=args.resume, extra=extra)
+    run = RunDir(args.run_dir)
+    try:
+        lock = run.hold_lock()  # held until the launcher exits; its ranks don't take it
+    except WorkbenchError as err:
+        print(f"error: {err.message}\nhint: {err.hint}", file=sys.stderr)
+        return 2
+    try:
+        return launch(run, args.nproc, resume=args.resume, extra=extra)
+    finally:
+        lock.release()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from ..errors import WorkbenchError
-from ..runstore import RunDir
+from ..runstore import RunDir, RunLock
 from . import cancellation, ranks
 from .failures import disk_full_error, disk_full_failure, fail, is_out_of_memory, oom_hint, release_memory, shrink_batch_after_oom
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cancellation.install()
     run = ranks.rank_view(RunDir(Path(paths[0])))
+    lock = hold_run_lock(run)  # kept for the whole life of the process: "alive" is "the lock is held"
+    if lock is None:
+        return 2
     while True:
         outcome = attempt(run, resume=resume)
         if outcome is not None:
@@ -35,6 +38,18 @@ def main(argv: list[str] | None = None) -> int:
         # returned, so its tensors can be freed before the next one.
         release_memory()
         resume = run.latest_checkpoint() is not None
+
+
+def hold_run_lock(run: RunDir) -> RunLock | bool | None:
+    """Take the run's lock (see `workbench.runstore`); None, with a message and nothing written,
+    when another process trains this run. Ranks under the launcher leave it to the launcher."""
+    if ranks.launched_by_workbench() or not ranks.is_main_process():
+        return True
+    try:
+        return run.hold_lock()
+    except WorkbenchError as err:
+        print(f"error: {err.message}\nhint: {err.hint}", file=sys.stderr)
+        return None
 
 
 def attempt(run: RunDir, *, resume: bool) -> int | None:
