@@ -272,3 +272,49 @@ def check_data(train_texts: Sequence[str], train_labels: Sequence[Any], validati
                 "collect more rows of the rare class, or judge the run by macro-F1, not accuracy",
             ))
     return found
+
+
+# -- a whole run -----------------------------------------------------------------------------------
+def diagnose(history: Any) -> list[Diagnostic]:
+    """The checks that a run's events can answer (a `workbench.history.RunHistory`): collapse of
+    the latest validation evaluation, the loss curves, calibration of the kept samples, and the
+    class balance the training process recorded. Pre-flight runs `check_data` on the rows."""
+    found: list[Diagnostic] = []
+    train = [(s.step, s.loss) for s in history.steps if s.step is not None and s.loss is not None]
+    evals = [(e.step or 0, e.metrics.get("loss")) for e in history.evaluations("validation")]
+    found += check_losses(train, [(step, loss) for step, loss in evals if isinstance(loss, (int, float))])
+    latest = history.latest_eval("validation")
+    if latest is not None:
+        found += _collapse_of(history.task, latest)
+    samples = history.samples.get("validation")
+    if samples is not None:
+        pairs = [(item["confidence"], item.get("gold") == item.get("pred")) for item in samples.items
+                 if isinstance(item.get("confidence"), (int, float)) and "gold" in item]
+        found += check_calibration([c for c, _ in pairs], [ok for _, ok in pairs])
+    started = history.started
+    counts = getattr(started, "label_counts", None) if started is not None else None
+    if counts and len(counts) >= 2:
+        (common, most), (rare, least) = max(counts.items(), key=lambda i: i[1]), min(counts.items(), key=lambda i: i[1])
+        if least < IMBALANCE_RATIO * most:
+            found.append(Diagnostic(
+                "imbalance", f"class '{rare}' has {least} training rows against {most} for '{common}'",
+                "collect more rows of the rare class, or judge the run by macro-F1, not accuracy",
+            ))
+    return found
+
+
+def _collapse_of(task: str | None, evaluation: Any) -> list[Diagnostic]:
+    metrics = evaluation.metrics
+    if task == "token-classification":
+        f1 = metrics.get("f1")
+        if isinstance(f1, (int, float)) and f1 < 0.05:
+            return [Diagnostic(
+                "collapse", f"the model finds almost no entities: entity F1 {f1:.3f} (the all-O baseline scores 0.000)",
+                "train longer (training.epochs) or raise training.learning_rate; check data.tags_column and the tag scheme",
+            )]
+        return []
+    if not evaluation.confusion_matrix or not evaluation.labels:
+        return []
+    gold, predicted = counts_from_confusion(evaluation.confusion_matrix, evaluation.labels)
+    macro = metrics.get("macro_f1")
+    return check_collapse(gold, predicted, macro if isinstance(macro, (int, float)) else None)

@@ -120,3 +120,32 @@ def test_data_checks() -> None:
     rare = check_data([f"t{i}" for i in range(101)], ["a"] * 100 + ["b"])
     assert kinds(rare) == ["imbalance"] and "class 'b' has 1 rows" in rare[0].message
     assert check_data(["a", "b", "c", "d"], ["x", "y", "x", "y"], ["e"]) == []
+
+
+def _history(confusion: list[list[int]], losses: list[float], task: str = "text-classification", **metrics: float):
+    from workbench.events import make_event
+    from workbench.history import RunHistory
+
+    events = [make_event("started", task=task, main_metric="accuracy", greater_is_better=True,
+                         labels=["negative", "positive"], label_counts={"negative": 400, "positive": 400})]
+    events += [make_event("step", step=i + 1, loss=loss) for i, loss in enumerate(losses)]
+    events.append(make_event("eval", split="validation", step=len(losses), metrics=dict(metrics),
+                             confusion_matrix=confusion, labels=["negative", "positive"]))
+    return RunHistory(events)
+
+
+def test_diagnose_a_run_that_collapsed_and_one_that_learned() -> None:
+    from workbench.diagnostics import diagnose
+
+    flat = [0.69 + 0.002 * (i % 2) for i in range(12)]
+    collapsed = diagnose(_history([[0, 89], [0, 111]], flat, accuracy=0.555, macro_f1=0.357))
+    assert kinds(collapsed) == ["no_progress", "collapse"]
+    healthy = diagnose(_history([[80, 9], [12, 99]], [0.7 * 0.85**i for i in range(12)], accuracy=0.895, macro_f1=0.89))
+    assert healthy == []
+
+
+def test_diagnose_ner_that_finds_no_entities() -> None:
+    from workbench.diagnostics import diagnose
+
+    found = diagnose(_history([[1, 0], [0, 1]], [1.0 * 0.8**i for i in range(12)], task="token-classification", f1=0.0))
+    assert kinds(found) == ["collapse"] and "all-O baseline" in found[0].message
