@@ -1,11 +1,18 @@
 """WorkbenchApp: the screens, the keys that switch between them, and one watcher per run.
 
 `run_app` (what `tlwb` calls) and the tests build the app the same way:
-`WorkbenchApp(runs_dir, preset=None, run=None)`. Screens call back into it:
+`WorkbenchApp(runs_dir, preset=None, run=None)`. Screens never call it: they post messages that
+bubble up to it, and it handles them here —
 
-- `open_setup(config=None)`, `start_run(config)`, `open_run(run)`, `open_results(run)`,
-  `open_runs()` — navigation; slow work (launching, reading status) happens in workers.
-- `watch_run(run)` — the app's one `RunWatcher` for a run (see `screens/run_watcher.py`).
+- `SetupScreen.StartRun(config)` → pre-flight, launch, Train (`start_run`);
+- `RunsScreen.OpenRun(run)` → Train or Results (`open_run`); `RunsScreen.Rerun(config)` → Setup;
+  `RunsScreen.DeleteRun(run)` → stop watching, delete the folder, rescan Runs;
+- `RunsChanged(summaries)` → the runs the command palette offers;
+- `WorkbenchScreen.WorkerFailed(worker)` → a one-line notification.
+
+What a screen reads from the app it gets in its constructor: the runs directory and clock (Runs,
+Setup) or the app's one `RunWatcher` for its run (Train, Results; see `screens/run_watcher.py`).
+Slow work (launching, reading status, deleting) happens in workers.
 
 Each kind of screen lives in a slot (setup, train, results, runs); switching keeps the slot's
 screen alive, so a half-filled Setup form or a Train screen's curves survive a visit to Runs.
@@ -14,6 +21,7 @@ screen alive, so a half-filled Setup form or a Train screen's curves survive a v
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -26,11 +34,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from workbench import preflight, runner
-from workbench.errors import WorkbenchError
+from workbench.errors import RunError, WorkbenchError
 from workbench.runstore import RunDir, RunSummary, list_runs, resolve_run
 
 from .dialogs import QuitDialog
-from .messages import RunEnded, RunStarted, RunStateChanged
+from .base import WorkbenchScreen
+from .messages import RunEnded, RunsChanged, RunStarted, RunStateChanged
 from .run_watcher import RunWatcher
 from .widgets.header import RunBadge
 
@@ -38,6 +47,9 @@ if TYPE_CHECKING:
     import subprocess
 
     from workbench.config import RunConfig
+
+    from .runs import RunsScreen
+    from .setup import SetupScreen
 
 #: Which slot each screen-switching action shows (used to hide the key for the current one).
 SLOT_OF_ACTION = {"show_setup": "setup", "show_train": "train", "show_results": "results", "show_runs": "runs"}
@@ -109,7 +121,7 @@ class WorkbenchApp(App[None]):
             self.notify("the Setup screen is not available in this build", severity="warning")
             return False
         kept = self.kept_screen("setup")
-        self._show("setup", kept if kept is not None and config is None else SetupScreen(config))
+        self._show("setup", kept if kept is not None and config is None else SetupScreen(config, runs_dir=self.runs_dir))
         return True
 
     def start_run(self, config: RunConfig) -> Worker[None]:
@@ -156,8 +168,9 @@ class WorkbenchApp(App[None]):
         from .train import TrainScreen
 
         kept = self.kept_screen("train")
-        self._make_current(run)
-        self._show("train", kept if kept is not None and getattr(kept, "run", None) == run else TrainScreen(run))
+        watcher = self._make_current(run)
+        same = isinstance(kept, TrainScreen) and kept.run == run and kept.watcher is watcher
+        self._show("train", kept if same else TrainScreen(run, watcher))
 
     def open_results(self, run: RunDir) -> None:
         try:
@@ -167,13 +180,14 @@ class WorkbenchApp(App[None]):
             self.show_train(run)
             return
         kept = self.kept_screen("results")
-        self._make_current(run)
-        self._show("results", kept if kept is not None and getattr(kept, "run", None) == run else ResultsScreen(run))
+        watcher = self._make_current(run)
+        same = isinstance(kept, ResultsScreen) and kept.run == run and kept.watcher is watcher
+        self._show("results", kept if same else ResultsScreen(run, watcher))
 
     def open_runs(self) -> None:
         from .runs import RunsScreen
 
-        self._show("runs", self.kept_screen("runs") or RunsScreen())
+        self._show("runs", self.kept_screen("runs") or RunsScreen(self.runs_dir, self.clock))
 
     def _show(self, slot: str, screen: Screen) -> None:
         """Make `screen` current as the screen of `slot`.
@@ -201,6 +215,38 @@ class WorkbenchApp(App[None]):
 
     def current_slot(self) -> str | None:
         return next((slot for slot, (mode, _) in self._slots.items() if mode == self.current_mode), None)
+
+    # -- what screens ask for (their messages bubble up to the app) ----------------------------
+    def on_setup_screen_start_run(self, message: SetupScreen.StartRun) -> None:
+        self.start_run(message.config)
+
+    def on_runs_screen_open_run(self, message: RunsScreen.OpenRun) -> None:
+        self.open_run(message.run)
+
+    def on_runs_screen_rerun(self, message: RunsScreen.Rerun) -> None:
+        self.open_setup(message.config)
+
+    def on_runs_screen_delete_run(self, message: RunsScreen.DeleteRun) -> None:
+        self.forget_run(message.run)
+        self._delete(message.run)
+
+    @work(exit_on_error=False, group="delete")
+    async def _delete(self, run: RunDir) -> None:
+        if await asyncio.to_thread(run.is_alive):  # the lock, not a status that may be stale
+            raise RunError(f"{run.id} is still training", "open it and cancel it (ctrl+x) before deleting")
+        await asyncio.to_thread(shutil.rmtree, run.path, ignore_errors=True)
+        self.notify(f"deleted {run.id}")
+        from .runs import RunsScreen
+
+        runs = self.kept_screen("runs")
+        if isinstance(runs, RunsScreen):
+            runs.rescan()
+
+    def on_runs_changed(self, message: RunsChanged) -> None:
+        self.known_runs = message.summaries
+
+    def on_workbench_screen_worker_failed(self, message: WorkbenchScreen.WorkerFailed) -> None:
+        self.report_worker_failure(message.worker)
 
     # -- key actions --------------------------------------------------------------------------
     def action_show_setup(self) -> None:
@@ -256,7 +302,9 @@ class WorkbenchApp(App[None]):
         if self.current_run is not None:
             yield SystemCommand("Train", f"Live progress of {self.current_run.id} (ctrl+g)", self.action_show_train)
             yield SystemCommand("Results", f"Metrics and predictions of {self.current_run.id} (ctrl+e)", self.action_show_results)
-        if hasattr(screen, "action_cancel_run") and screen.check_action("cancel_run", ()):
+        from .train import TrainScreen
+
+        if isinstance(screen, TrainScreen) and screen.check_action("cancel_run", ()):
             yield SystemCommand("Cancel run", f"Stop {screen.run.id}, saving a checkpoint (ctrl+x)", screen.action_cancel_run)
         for summary in self.known_runs[:50]:
             run = RunDir(summary.path)
@@ -295,9 +343,11 @@ class WorkbenchApp(App[None]):
     def going_runs(self) -> list[RunDir]:
         return [watcher.run for watcher in self._watchers.values() if watcher.active]
 
-    def _make_current(self, run: RunDir) -> None:
+    def _make_current(self, run: RunDir) -> RunWatcher:
         self.current_run = run
-        self._update_badge(self.watch_run(run))
+        watcher = self.watch_run(run)
+        self._update_badge(watcher)
+        return watcher
 
     def _update_badge(self, watcher: RunWatcher) -> None:
         if watcher.run == self.current_run:
@@ -336,18 +386,17 @@ class WorkbenchApp(App[None]):
 
     # -- errors -------------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.report_worker_failure(event)
+        if event.state == WorkerState.ERROR:
+            self.report_worker_failure(event.worker)
 
-    def report_worker_failure(self, event: Worker.StateChanged) -> None:
-        """Every worker's failure ends here (screens forward theirs): a one-line notification,
-        never a traceback."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
+    def report_worker_failure(self, worker: Worker) -> None:
+        """Every worker's failure ends here (screens send theirs as `WorkerFailed`): a one-line
+        notification, never a traceback."""
+        error = worker.error
         if isinstance(error, WorkbenchError):
             self.notify(error.hint or " ", title=error.message, severity="error", timeout=8)
         else:
-            self.log.error(f"worker {event.worker.name} failed: {error!r}")
+            self.log.error(f"worker {worker.name} failed: {error!r}")
             self.notify(f"{type(error).__name__}: {error}", title="unexpected error", severity="error", timeout=8)
 
 

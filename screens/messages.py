@@ -4,6 +4,10 @@ One watcher per attached run posts them (see `screens/run_watcher.py`); they nev
 screen and the app each get their own copy. Step messages collapse (`can_replace`): a burst of
 steps arrives as the latest one, and a screen that needs every point (a loss curve, the log)
 reads `watcher.steps`, the complete list the watcher keeps.
+
+`RunsChanged` is the one app-level message that is not a run's event: the Runs screen posts it
+(it bubbles to the app) with each scan of the runs directory. Messages a screen sends to ask the
+app for something live in the screen that sends them (`SetupScreen.StartRun`, `RunsScreen.OpenRun`…).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 from textual.message import Message
 
-from workbench.runstore import RunDir
+from workbench.runstore import RunDir, RunSummary
 
 
 class RunEvent(Message):
@@ -66,6 +70,15 @@ class RunStateChanged(RunEvent):
     def __init__(self, run: RunDir, event: dict[str, Any], state: str) -> None:
         super().__init__(run, event)
         self.state = state
+
+
+class RunsChanged(Message):
+    """A scan of the runs directory found `summaries` (newest first); the app keeps them for its
+    command palette."""
+
+    def __init__(self, summaries: list[RunSummary]) -> None:
+        super().__init__()
+        self.summaries = summaries
 
 
 MESSAGE_TYPES: dict[str, type[RunEvent]] = {

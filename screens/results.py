@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -38,6 +38,9 @@ from .widgets.metrics_tables import EvalHistory, PerClassScores
 from .widgets.playground import Playground
 from .widgets.predictions_table import FILTER_NAMES, FILTERS, SORT_NAMES, SORTS, PredictionsTable, is_error
 from .widgets.state import state_text
+
+if TYPE_CHECKING:
+    from .run_watcher import RunWatcher
 
 #: What takes the focus when a tab is shown.
 FOCUS_IN_PANE = {"metrics": "#eval-history", "confusion": "#confusion-scroll", "predictions": "#predictions-table", "playground": "#playground-input"}
@@ -153,12 +156,14 @@ class ResultsScreen(WorkbenchScreen):
             super().__init__()
             self.results = results
 
-    def __init__(self, run: RunDir) -> None:
+    def __init__(self, run: RunDir, watcher: RunWatcher) -> None:
+        """`watcher` is the app's one `RunWatcher` for `run`, followed while the run is going."""
         super().__init__()
         self.run = run
         self.results: RunResults | None = None
         self.split = "validation"
-        self.watcher: Any = None
+        self.watcher = watcher
+        self._following = False
 
     def compose(self) -> ComposeResult:
         yield WorkbenchHeader()
@@ -186,8 +191,7 @@ class ResultsScreen(WorkbenchScreen):
         self.load()
 
     def on_unmount(self) -> None:
-        if self.watcher is not None:
-            self.watcher.unsubscribe(self)
+        self.watcher.unsubscribe(self)
 
     # -- reading the run ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)
@@ -218,9 +222,9 @@ class ResultsScreen(WorkbenchScreen):
     def _follow_if_going(self, state: str) -> None:
         """Subscribe to a still-going run's watcher (once), then read again: nothing it saw
         between the first read and now is missed."""
-        watch_run = getattr(self.app, "watch_run", None)
-        if self.watcher is None and watch_run is not None and state in ACTIVE_STATES:
-            self.watcher = watch_run(self.run).subscribe(self)
+        if not self._following and state in ACTIVE_STATES:
+            self._following = True
+            self.watcher.subscribe(self)
             self.load()
 
     def _show_metrics(self, results: RunResults) -> None:

@@ -8,21 +8,24 @@ by `tlwb train` in another terminal appears, and running rows move on their own.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
+from typing import Callable
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from workbench import humanize
+from workbench.config import RunConfig
 from workbench.errors import RunError
 from workbench.runstore import ACTIVE_STATES, RunDir, RunSummary, list_runs, summarize
 
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
+from .messages import RunsChanged
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 from .widgets.run_table import RunTable
@@ -64,6 +67,8 @@ def describe_run(summary: RunSummary) -> Text:
 
 
 class RunsScreen(WorkbenchScreen):
+    """Every run in `runs_dir`; asks the app to open, re-run or delete one with the messages below."""
+
     TITLE = "Runs"
     CSS_PATH = "runs.tcss"
     BINDINGS = [
@@ -73,8 +78,31 @@ class RunsScreen(WorkbenchScreen):
         Binding("d,delete", "delete", "Delete"),
     ]
 
-    def __init__(self) -> None:
+    class OpenRun(Message):
+        """Show `run`: Train while it is going, Results once it has ended."""
+
+        def __init__(self, run: RunDir) -> None:
+            super().__init__()
+            self.run = run
+
+    class Rerun(Message):
+        """Open Setup filled with `config`, the config of the run to do again."""
+
+        def __init__(self, config: RunConfig) -> None:
+            super().__init__()
+            self.config = config
+
+    class DeleteRun(Message):
+        """Delete `run` (ended, and confirmed by the user): stop watching it, then remove its folder."""
+
+        def __init__(self, run: RunDir) -> None:
+            super().__init__()
+            self.run = run
+
+    def __init__(self, runs_dir: Path, clock: Callable[[], float]) -> None:
         super().__init__()
+        self.runs_dir = runs_dir
+        self.clock = clock
         self.summaries: dict[str, RunSummary] = {}
         self.marked: list[str] = []
         self._scanner: RunScanner | None = None
@@ -87,7 +115,7 @@ class RunsScreen(WorkbenchScreen):
         yield WorkbenchFooter()
 
     def on_mount(self) -> None:
-        self._scanner = RunScanner(self.app.runs_dir)
+        self._scanner = RunScanner(self.runs_dir)
         self.set_interval(RESCAN_S, self._rescan_if_shown)
 
     def on_screen_resume(self) -> None:
@@ -108,14 +136,14 @@ class RunsScreen(WorkbenchScreen):
         finally:
             self._scanning = False
         self.show(summaries)
+        self.post_message(RunsChanged(summaries))
 
     def show(self, summaries: list[RunSummary]) -> None:
         self.summaries = {s.id: s for s in summaries}
         self.marked = [run_id for run_id in self.marked if run_id in self.summaries]
-        self.app.known_runs = summaries
         table = self.query_one(RunTable)
-        table.show(summaries, lambda run_id: run_id in self.marked, self.app.clock())
-        table.border_title = f"{self.app.runs_dir} · {len(summaries)} run{'s' if len(summaries) != 1 else ''}"
+        table.show(summaries, lambda run_id: run_id in self.marked, self.clock())
+        table.border_title = f"{self.runs_dir} · {len(summaries)} run{'s' if len(summaries) != 1 else ''}"
         self._describe_current()
 
     @on(DataTable.RowHighlighted)
@@ -125,7 +153,7 @@ class RunsScreen(WorkbenchScreen):
         if current is not None:
             detail.update(describe_run(current))
         elif not self.summaries:
-            detail.update(Text(f"no runs in {self.app.runs_dir} yet — ctrl+n sets one up, "
+            detail.update(Text(f"no runs in {self.runs_dir} yet — ctrl+n sets one up, "
                                "or run `tlwb train presets/quickstart.toml` in another terminal", style="dim"))
         else:
             detail.update("")
@@ -139,7 +167,7 @@ class RunsScreen(WorkbenchScreen):
     @on(DataTable.RowSelected)
     def action_open(self) -> None:
         if self.current is not None:
-            self.app.open_run(RunDir(self.current.path))
+            self.post_message(self.OpenRun(RunDir(self.current.path)))
 
     def action_mark(self) -> None:
         current = self.current
@@ -169,7 +197,7 @@ class RunsScreen(WorkbenchScreen):
         if self.current is None:
             return
         config = await asyncio.to_thread(RunDir(self.current.path).config)
-        self.app.open_setup(config)
+        self.post_message(self.Rerun(config))
 
     @work(exit_on_error=False, group="delete")
     async def action_delete(self) -> None:
@@ -185,8 +213,4 @@ class RunsScreen(WorkbenchScreen):
         )
         if not confirmed:
             return
-        run = RunDir(current.path)
-        self.app.forget_run(run)
-        await asyncio.to_thread(shutil.rmtree, run.path, ignore_errors=True)
-        self.notify(f"deleted {current.id}")
-        self.rescan()
+        self.post_message(self.DeleteRun(RunDir(current.path)))  # the app rescans this screen once it's gone

@@ -82,7 +82,10 @@ def _lookup(data: dict[str, Any], key: str) -> Any:
 
 
 class SetupScreen(WorkbenchScreen):
-    """Pick a model, data, method and hyperparameters; ctrl+t trains."""
+    """Pick a model, data, method and hyperparameters; ctrl+t asks the app to train (`StartRun`).
+
+    `runs_dir` (the app's) is where Setup looks for models and data of earlier runs to suggest.
+    """
 
     TITLE = "Setup"
     CSS_PATH = "setup.tcss"
@@ -94,6 +97,13 @@ class SetupScreen(WorkbenchScreen):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+
+    class StartRun(Message):
+        """Train `config`, valid and checked here: the app runs pre-flight, then launches it."""
+
+        def __init__(self, config: RunConfig) -> None:
+            super().__init__()
+            self.config = config
 
     class ModelPreviewed(Message):
         """The model worker finished for the form state fingerprinted by `key`."""
@@ -119,8 +129,9 @@ class SetupScreen(WorkbenchScreen):
             super().__init__()
             self.models, self.data = models, data
 
-    def __init__(self, config: RunConfig | None = None) -> None:
+    def __init__(self, config: RunConfig | None = None, runs_dir: Path | None = None) -> None:
         super().__init__()
+        self.runs_dir = runs_dir
         config = config or default_config()
         #: The last config loaded into the form: keys the form doesn't show come from here, and
         #: each field is validated against it with only that field changed.
@@ -396,8 +407,7 @@ class SetupScreen(WorkbenchScreen):
     # -- suggestions ----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="suggestions", exit_on_error=False)
     def find_suggestions(self) -> None:
-        runs_dir = getattr(self.app, "runs_dir", None)
-        self.post_message(self.SuggestionsFound(model_suggestions(runs_dir), data_suggestions(runs_dir)))
+        self.post_message(self.SuggestionsFound(model_suggestions(self.runs_dir), data_suggestions(self.runs_dir)))
 
     def on_setup_screen_suggestions_found(self, message: SuggestionsFound) -> None:
         self.suggestions = {"model.name": message.models, "data.train": message.data}
@@ -425,7 +435,7 @@ class SetupScreen(WorkbenchScreen):
                 self.notify(problem.one_line(), title="can't train yet", severity="error")
                 return
         warn_about(self, config)
-        self.app.start_run(config)  # type: ignore[attr-defined]
+        self.post_message(self.StartRun(config))
 
     def checked_config(self, title: str, retry_key: str) -> RunConfig | None:
         """The valid config, or None after marking the bad fields and saying why."""

@@ -46,10 +46,11 @@ class TrainScreen(WorkbenchScreen):
     #: A long history is shown as its last events: the log keeps 500 lines anyway.
     log_backlog = 600
 
-    def __init__(self, run: RunDir) -> None:
+    def __init__(self, run: RunDir, watcher: RunWatcher) -> None:
+        """`watcher` is the app's one `RunWatcher` for `run`; the screen subscribes while mounted."""
         super().__init__()
         self.run = run
-        self.watcher: RunWatcher | None = None
+        self.watcher = watcher
         self._shown_events = 0
         self._plotted = (-1, -1)
         self._plotted_at = 0.0
@@ -67,7 +68,7 @@ class TrainScreen(WorkbenchScreen):
         yield WorkbenchFooter()
 
     def on_mount(self) -> None:
-        self.watcher = self.app.watch_run(self.run).subscribe(self)
+        self.watcher.subscribe(self)
         self.set_interval(self.curves_every_s, self._draw_pending_curves)
         self._catch_up()
 
@@ -75,8 +76,7 @@ class TrainScreen(WorkbenchScreen):
         self._catch_up()
 
     def on_unmount(self) -> None:
-        if self.watcher is not None:
-            self.watcher.unsubscribe(self)
+        self.watcher.unsubscribe(self)
 
     @on(RunEvent)
     def _on_run_event(self, message: RunEvent) -> None:
@@ -86,7 +86,7 @@ class TrainScreen(WorkbenchScreen):
     def _catch_up(self) -> None:
         """Show everything the watcher has that this screen hasn't shown yet."""
         watcher = self.watcher
-        if watcher is None or not self.is_current:
+        if not self.is_current:
             return  # hidden: on_screen_resume catches up
         with self.app.batch_update():
             log = self.query_one(RunLog)
@@ -103,7 +103,7 @@ class TrainScreen(WorkbenchScreen):
                 self.refresh_bindings()  # the cancel key goes once the run is over
 
     def _draw_pending_curves(self) -> None:
-        if self.watcher is not None and self.is_current:
+        if self.is_current:
             self._show_curves(self.watcher)
 
     def _show_progress(self, watcher: RunWatcher) -> None:
@@ -139,7 +139,7 @@ class TrainScreen(WorkbenchScreen):
     # -- cancel -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
-            return self.watcher is None or self.watcher.active  # over: nothing to cancel, no key
+            return self.watcher.active  # over: nothing to cancel, no key
         return True
 
     @work(exit_on_error=False, group="cancel")

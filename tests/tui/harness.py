@@ -1,4 +1,5 @@
-"""What the pilot tests of the app share: waiting on a condition, a fast watcher, a safe cancel.
+"""What the pilot tests of the app share: waiting on a condition, a fast watcher, a safe cancel,
+the messages a screen sent.
 
 Import the fixtures into a test module (`from tests.tui.harness import fast_watchers, cancels`).
 """
@@ -6,13 +7,16 @@ Import the fixtures into a test module (`from tests.tui.harness import fast_watc
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 import pytest
+from textual.message import Message
 from textual.pilot import Pilot
 
 from workbench import runner
 from workbench.runstore import RunDir
+
+M = TypeVar("M", bound=Message)
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
@@ -46,6 +50,12 @@ def cancels(monkeypatch: pytest.MonkeyPatch) -> list[RunDir]:
 
     monkeypatch.setattr(runner, "cancel", fake_cancel)
     return asked
+
+
+def sent(messages: list[Message], kind: type[M]) -> list[M]:
+    """The messages of `kind` in a `message_hook` record (`run_test(message_hook=messages.append)`),
+    each once: the hook sees a bubbling message at every node it reaches."""
+    return list({id(message): message for message in messages if isinstance(message, kind)}.values())
 
 
 async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 10.0):

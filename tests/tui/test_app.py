@@ -13,6 +13,7 @@ from textual.widgets import Input
 from screens.app import WorkbenchApp
 from screens.dialogs import QuitDialog
 from screens.runs import RunsScreen
+from screens.setup import SetupScreen
 from screens.train import TrainScreen
 from tests.fakes import FakeRun, fake_config
 from workbench.preflight import PreflightReport
@@ -34,7 +35,7 @@ async def test_with_runs_the_app_opens_on_runs_and_the_header_says_no_run(runs_d
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query("#header-run"))
         assert app.run_badge is None
-        assert "no run" in str(app.screen.query_one("#header-run").content)
+        await wait_for(pilot, lambda: "no run" in str(app.screen.query_one("#header-run").content), what="the header")
         assert app.runs_dir == runs_dir
 
 
@@ -112,10 +113,11 @@ async def test_a_run_that_fails_pre_flight_is_refused_before_any_run_directory(r
     config = fake_config(model={"name": str(tiny_model_dir)}, data={"train": str(one_class)}, method={"kind": "full"})
     app = WorkbenchApp(runs_dir, run="none")
     async with app.run_test(size=(80, 24)) as pilot:
-        worker = app.start_run(config)
+        await wait_for_first_screen(pilot)
+        app.screen.post_message(SetupScreen.StartRun(config))  # what Setup's ctrl+t sends; it bubbles to the app
         refusals = lambda: [n for n in app._notifications if n.severity == "error" and n.title.startswith("can't start")]  # noqa: E731
-        # The notification is posted from the worker's thread: wait for it, not for the worker.
-        await wait_for(pilot, lambda: worker.is_finished and refusals(), timeout=60, what="pre-flight refusal")
+        launching = lambda: [w for w in app.workers if w.group == "launch" and not w.is_finished]  # noqa: E731
+        await wait_for(pilot, lambda: refusals() and not launching(), timeout=60, what="pre-flight refusal")
         errors = refusals()
         assert len(errors) == 1 and "class" in errors[0].title
         assert errors[0].message.strip()  # the hint

@@ -5,18 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from screens import runs as runs_module
 from screens.app import WorkbenchApp
 from screens.compare import CompareScreen, config_diff, flatten
 from screens.dialogs import ConfirmDialog
+from screens.results import ResultsScreen
 from screens.runs import RunsScreen
+from screens.setup import SetupScreen
+from screens.widgets.config_fields import ConfigChoice
 from screens.train import TrainScreen
 from screens.widgets.curves import RunCurve
 from screens.widgets.run_table import RunTable
 from tests.fakes import FakeRun, fake_config
-from tests.tui.harness import cancels, fast_watchers, wait_for, wait_for_screen  # noqa: F401 (fixtures)
+from tests.tui.harness import cancels, fast_watchers, sent, wait_for, wait_for_screen  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("fast_watchers", "fast_rescan")
 
@@ -121,16 +125,17 @@ async def test_enter_attaches_to_a_running_run(runs_dir: Path) -> None:
         assert app.current_run == going.run
 
 
-async def test_enter_on_a_finished_run_shows_its_results(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_enter_on_a_finished_run_shows_its_results(runs_dir: Path) -> None:
     done, failed, going = three_runs(runs_dir)
-    opened = []
-    monkeypatch.setattr(WorkbenchApp, "open_results", lambda app, run: opened.append(run))
+    messages: list[Message] = []
     app = WorkbenchApp(runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await _runs_screen(pilot)
         await _move_to(pilot, screen, done.run.id)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: opened == [done.run], what="open_results")
+        results = await wait_for_screen(pilot, ResultsScreen)
+        assert results.run == done.run == app.current_run
+        assert [m.run for m in sent(messages, RunsScreen.OpenRun)] == [done.run]
 
 
 async def test_two_marked_runs_compare_side_by_side(runs_dir: Path) -> None:
@@ -164,24 +169,26 @@ async def test_two_marked_runs_compare_side_by_side(runs_dir: Path) -> None:
         await wait_for(pilot, lambda: app.screen is screen)
 
 
-async def test_rerun_loads_the_runs_config_into_setup(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rerun_loads_the_runs_config_into_setup(runs_dir: Path) -> None:
     done, failed, going = three_runs(runs_dir)
-    configs = []
-    monkeypatch.setattr(WorkbenchApp, "open_setup", lambda app, config=None: configs.append(config) or True)
+    messages: list[Message] = []
     app = WorkbenchApp(runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await _runs_screen(pilot)
         await _move_to(pilot, screen, done.run.id)
         await pilot.press("r")
-        await wait_for(pilot, lambda: configs, what="open_setup")
-        assert configs[0] == done.run.config()
-        assert configs[0].method.kind == "full"
+        setup = await wait_for_screen(pilot, SetupScreen)
+        configs = [m.config for m in sent(messages, RunsScreen.Rerun)]
+        assert configs == [done.run.config()] and configs[0].method.kind == "full"
+        assert setup.initial == configs[0]
+        await wait_for(pilot, lambda: setup.query_one(ConfigChoice).raw == "full", what="the form filled with the run's config")
 
 
 async def test_delete_asks_then_removes_and_refuses_running_runs(runs_dir: Path) -> None:
     done, failed, going = three_runs(runs_dir)
+    messages: list[Message] = []
     app = WorkbenchApp(runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await _runs_screen(pilot)
         table = screen.query_one(RunTable)
 
@@ -202,6 +209,9 @@ async def test_delete_asks_then_removes_and_refuses_running_runs(runs_dir: Path)
         await pilot.press("right", "enter")
         await wait_for(pilot, lambda: not failed.run.path.exists(), what="the deletion")
         await wait_for(pilot, lambda: table.row_count == 2)
+        assert [m.run for m in sent(messages, RunsScreen.DeleteRun)] == [failed.run]
+        await wait_for(pilot, lambda: [s.id for s in app.known_runs] == [going.run.id, done.run.id],
+                       what="the palette's runs (RunsChanged) without the deleted one")
 
 
 def test_config_diff_lists_only_what_differs() -> None:

@@ -9,6 +9,7 @@ import pytest
 import tomli_w
 from rich.console import Console
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import Static
 
 from screens.app import WorkbenchApp
@@ -51,13 +52,17 @@ def quick_debounce(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Launches:
-    """Stands in for `WorkbenchApp.start_run`: records the configs Setup asks to train."""
+    """A `message_hook` (`app.run_test(message_hook=launches)`) that records each config Setup asks
+    to train with `SetupScreen.StartRun`, and stops the message on the screen, before it bubbles
+    to the app: nothing is launched."""
 
     def __init__(self) -> None:
         self.configs: list[RunConfig] = []
 
-    def __call__(self, config: RunConfig) -> None:
-        self.configs.append(config)
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, SetupScreen.StartRun):
+            message.stop()
+            self.configs.append(message.config)
 
 
 def shown(widget: Static, width: int = 100) -> str:
@@ -75,9 +80,7 @@ def rendered(content: object, width: int = 100) -> str:
     return console.export_text()
 
 
-async def open_setup(pilot, launches: Launches | None = None) -> SetupScreen:
-    if launches is not None:
-        pilot.app.start_run = launches
+async def open_setup(pilot) -> SetupScreen:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, SetupScreen), what="the Setup screen")
     screen = pilot.app.screen
     await wait_for(pilot, lambda: screen.is_mounted and field(screen, "model.name").value, what="the filled form")
@@ -130,8 +133,8 @@ async def test_previews_describe_the_model_and_the_data(runs_dir: Path, tiny_pre
 async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path, tiny_preset: Path) -> None:
     launches = Launches()
     app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_setup(pilot, launches)
+    async with app.run_test(size=(80, 24), message_hook=launches) as pilot:
+        screen = await open_setup(pilot)
         lr = field(screen, "training.learning_rate")
         await retype(pilot, lr, "5")
         assert lr.value == "5", lr.value
@@ -140,6 +143,7 @@ async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path
         assert "training.learning_rate" in status and "less than 1" in status
 
         await pilot.press("ctrl+t")  # works while the Input has focus
+        await pilot.pause()
         assert launches.configs == []
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors and "training.learning_rate" in errors[-1].message
@@ -152,6 +156,7 @@ async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path
         assert not lr.has_class("-invalid")
         await previews_done(pilot, screen)
         await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: launches.configs, what="Setup's StartRun")
         assert len(launches.configs) == 1
         config = launches.configs[0]
         assert config.training.learning_rate == pytest.approx(2e-4)
@@ -161,8 +166,8 @@ async def test_a_bad_learning_rate_is_marked_and_refuses_to_train(runs_dir: Path
 async def test_switching_method_disables_lora_fields_and_follows_the_default_learning_rate(runs_dir: Path, tiny_preset: Path) -> None:
     launches = Launches()
     app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_setup(pilot, launches)
+    async with app.run_test(size=(80, 24), message_hook=launches) as pilot:
+        screen = await open_setup(pilot)
         assert field(screen, "training.learning_rate").value == "0.0005"  # LoRA's default
         screen.query_one("#method-kind-full").value = True
         await pilot.pause()
@@ -172,6 +177,7 @@ async def test_switching_method_disables_lora_fields_and_follows_the_default_lea
         await previews_done(pilot, screen)
         await wait_for(pilot, lambda: "trainable (full)" in shown(screen.query_one(ModelInfo)), what="full-method info")
         await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: launches.configs, what="Setup's StartRun")
         assert launches.configs[-1].method.kind == "full"
         assert launches.configs[-1].training.learning_rate == pytest.approx(3e-5)
 
@@ -179,13 +185,14 @@ async def test_switching_method_disables_lora_fields_and_follows_the_default_lea
 async def test_a_missing_data_file_is_shown_inline_and_refuses_to_train(runs_dir: Path, tiny_preset: Path, tmp_path: Path) -> None:
     launches = Launches()
     app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_setup(pilot, launches)
+    async with app.run_test(size=(80, 24), message_hook=launches) as pilot:
+        screen = await open_setup(pilot)
         await paste(pilot, field(screen, "data.train"), str(tmp_path / "nope.csv"))
         await wait_for(pilot, lambda: screen.data_error is not None, timeout=30, what="the data error")
         error = shown(screen.query_one(LabelDistribution))
         assert "nope.csv does not exist" in error and "check the path" in error
         await pilot.press("ctrl+t")
+        await pilot.pause()
         assert launches.configs == []
 
 
@@ -269,14 +276,15 @@ async def test_risky_settings_warn_when_loaded_and_when_training(runs_dir: Path,
     }))
     launches = Launches()
     app = WorkbenchApp(runs_dir, preset=str(preset))
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_setup(pilot, launches)
+    async with app.run_test(size=(80, 24), message_hook=launches) as pilot:
+        screen = await open_setup(pilot)
         warnings = lambda: [n.message for n in app._notifications if n.severity == "warning"]  # noqa: E731
         assert any("trust_remote_code" in w and str(tiny_model_dir) in w for w in warnings())
         assert any("group_by_length" in w for w in warnings())
         app.clear_notifications()
         await previews_done(pilot, screen)
         await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: launches.configs, what="Setup's StartRun")
         assert len(launches.configs) == 1  # a warning, not a refusal
         assert len(warnings()) == 2
 
