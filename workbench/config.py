@@ -11,11 +11,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TaskName = Literal["text-classification", "token-classification"]
+TaskName = Literal["text-classification", "token-classification", "text-generation"]
 MethodKind = Literal["full", "lora", "head"]
+ChatFormat = Literal["auto", "text", "prompt_completion", "alpaca", "sharegpt", "messages"]
 
 #: Learning rates that work out of the box for each method (LoRA and probes want larger steps).
 DEFAULT_LEARNING_RATES: dict[str, float] = {"full": 3e-5, "lora": 5e-4, "head": 1e-3}
+#: Supervised fine-tuning of decoders wants smaller steps (the usual SFT recipes: 2e-5 / 2e-4).
+GENERATION_LEARNING_RATES: dict[str, float] = {"full": 2e-5, "lora": 2e-4}
+#: `training.max_length` when a text-generation config leaves it unset (prompt + answer fit).
+GENERATION_MAX_LENGTH = 512
 
 
 class _Section(BaseModel):
@@ -34,6 +39,10 @@ class ModelConfig(_Section):
     revision: str | None = Field(default=None, description="hub branch, tag or commit")
     trust_remote_code: bool = Field(
         default=False, description="run the model repository's own Python code (off unless set)"
+    )
+    gguf_file: str | None = Field(
+        default=None,
+        description="a GGUF weights file: its name inside the model.name folder, or a path to the file",
     )
 
     @field_validator("name")
@@ -69,7 +78,21 @@ class DataConfig(_Section):
     validation_split: float = Field(
         default=0.1, gt=0, lt=0.9, description="fraction held out when there is no validation set"
     )
-
+    chat_format: ChatFormat = Field(
+        default="auto", description="text-generation data layout; detected from the columns when auto"
+    )
+    prompt_column: str | None = Field(default=None, description="prompt_completion: the prompt column")
+    completion_column: str | None = Field(default=None, description="prompt_completion: the answer column")
+    messages_column: str | None = Field(
+        default=None, description="messages/sharegpt: the column holding the list of turns"
+    )
+    instruction_column: str | None = Field(default=None, description="alpaca: the instruction column")
+    input_column: str | None = Field(default=None, description="alpaca: the optional input column")
+    output_column: str | None = Field(default=None, description="alpaca: the answer column")
+    system_column: str | None = Field(default=None, description="an optional system-prompt column")
+    chat_template: str | None = Field(
+        default=None, description="a Jinja chat template (file path or inline); data, never executed as Python"
+    )
 
     @field_validator("label_names", mode="before")
     @classmethod
@@ -90,6 +113,19 @@ class MethodConfig(_Section):
     @classmethod
     def _split_targets(cls, value: object) -> object:
         return _split_commas(value)
+
+    use_dora: bool = Field(default=False, description="LoRA: weight-decomposed adapters (DoRA)")
+    quantize: Literal["none", "4bit"] = Field(
+        default="none", description="4bit: QLoRA (bitsandbytes, CUDA only)"
+    )
+
+
+class GenerationConfig(_Section):
+    """How text is generated at evaluation, by `tlwb predict` and in the playground."""
+
+    max_new_tokens: int = Field(default=64, ge=1, le=8192)
+    temperature: float = Field(default=0.0, ge=0, le=5, description="0 is greedy decoding")
+    top_p: float = Field(default=1.0, gt=0, le=1)
 
 
 class TrainingConfig(_Section):
@@ -120,6 +156,12 @@ class TrainingConfig(_Section):
     auto_batch: bool = False
     report_to: list[str] = Field(default_factory=list)
     num_samples: int = Field(default=64, ge=0, le=2000, description="predictions kept per eval")
+    train_on_prompt: bool = Field(
+        default=False, description="text-generation: loss on every token, not only the answers"
+    )
+    packing: bool = Field(
+        default=False, description="text-generation: several rows per sequence, without padding"
+    )
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -137,11 +179,17 @@ class RunConfig(_Section):
     data: DataConfig
     method: MethodConfig = Field(default_factory=MethodConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> "RunConfig":
+        generating = self.task == "text-generation"
+        _check_method_fits_task(self)
+        if generating and "max_length" not in self.training.model_fields_set:
+            self.training.max_length = GENERATION_MAX_LENGTH
         if self.training.learning_rate is None:
-            self.training.learning_rate = DEFAULT_LEARNING_RATES[self.method.kind]
+            rates = GENERATION_LEARNING_RATES if generating else DEFAULT_LEARNING_RATES
+            self.training.learning_rate = rates[self.method.kind]
         if self.training.eval_strategy == "steps" and self.training.eval_steps is None:
             self.training.eval_steps = 50
         return self
@@ -152,6 +200,27 @@ class RunConfig(_Section):
 
         base = self.name or f"{_stem(self.data.train)}-{self.method.kind}"
         return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-")[:40] or "run"
+
+
+def _check_method_fits_task(config: RunConfig) -> None:
+    """Cross-field rules, raised as ConfigError (pydantic passes it through unwrapped, so the
+    message and hint stay ours instead of a generic 'value error')."""
+    from .errors import ConfigError
+
+    method, generating = config.method, config.task == "text-generation"
+    if generating and method.kind == "head":
+        raise ConfigError(
+            "method.kind 'head' does not apply to task text-generation (a decoder's head is its tied embedding)",
+            "set method.kind = \"lora\" or \"full\"",
+        )
+    if method.quantize != "none" and method.kind != "lora":
+        raise ConfigError("method.quantize = \"4bit\" is QLoRA: it needs method.kind = \"lora\"", "set method.kind = \"lora\" or method.quantize = \"none\"")
+    if method.use_dora and method.kind != "lora":
+        raise ConfigError("method.use_dora needs method.kind = \"lora\"", "set method.kind = \"lora\" or method.use_dora = false")
+    if not generating:
+        for key, value in (("training.packing", config.training.packing), ("training.train_on_prompt", config.training.train_on_prompt), ("data.chat_template", config.data.chat_template), ("model.gguf_file", config.model.gguf_file)):
+            if value:
+                raise ConfigError(f"{key} applies to task text-generation only", f"set task = \"text-generation\" or remove {key}")
 
 
 def _stem(source: str) -> str:

@@ -34,8 +34,20 @@ LORA_TARGETS: dict[str, list[str]] = {
     "deberta-v2": ["query_proj", "value_proj"],
     "mpnet": ["q", "v"],
     "modernbert": ["Wqkv"],
-    "gpt2": ["c_attn"],
+    "gpt2": ["c_attn", "c_proj"],
+    # Decoders: every attention projection (the usual SFT recipe; LLaMA-Factory, Axolotl).
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gemma": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gemma2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "phi3": ["qkv_proj", "o_proj"],
+    "gpt_neox": ["query_key_value", "dense"],
 }
+
+#: `method.target_modules = ["all-linear"]`: every Linear layer but the output head (peft's option).
+ALL_LINEAR = "all-linear"
 
 
 def packaged_model_path(name: str) -> Path | None:
@@ -50,8 +62,43 @@ def packaged_model_path(name: str) -> Path | None:
     return None
 
 
+def gguf_location(model: ModelConfig) -> tuple[str, str] | None:
+    """(folder, file name) of `model.gguf_file`, or None for a normal model.
+
+    The file is looked up inside the `model.name` folder first, then as a path of its own.
+    """
+    if not model.gguf_file:
+        return None
+    inside = Path(model.name).expanduser() / model.gguf_file
+    own = Path(model.gguf_file).expanduser()
+    for candidate in (inside, own):
+        if candidate.is_file():
+            return str(candidate.parent.resolve()), candidate.name
+    if Path(model.name).expanduser().is_dir() or own.suffix.lower() == ".gguf":
+        raise ModelError(
+            f"GGUF file {model.gguf_file} not found (looked in {model.name} and as a path)",
+            "set model.gguf_file to the file's name inside model.name, or to its path",
+        )
+    return model.name, model.gguf_file  # a hub repository holding that GGUF file
+
+
+def loading_kwargs(model: ModelConfig) -> dict[str, Any]:
+    """`from_pretrained` keywords every loader of this model passes (the GGUF file name)."""
+    location = gguf_location(model)
+    if location is None:
+        return {}
+    try:
+        import gguf  # noqa: F401  transformers reads GGUF through this package
+    except ImportError:
+        raise ModelError("loading a GGUF file needs the gguf package", "pip install gguf") from None
+    return {"gguf_file": location[1]}
+
+
 def resolve_model_source(model: ModelConfig) -> str:
     """A local directory or a hub id that `from_pretrained` can load; errors are one line."""
+    location = gguf_location(model)
+    if location is not None:
+        return location[0]
     name = model.name
     path = Path(name).expanduser()
     if path.is_dir():
@@ -80,7 +127,7 @@ def load_model_config(source: str, model: ModelConfig, **overrides: Any):
 
     try:
         return AutoConfig.from_pretrained(
-            source, revision=model.revision, trust_remote_code=model.trust_remote_code, **overrides
+            source, revision=model.revision, trust_remote_code=model.trust_remote_code, **loading_kwargs(model), **overrides
         )
     except OSError as err:
         raise _hub_error(source, err) from None
@@ -116,7 +163,7 @@ def load_tokenizer(source: str, model: ModelConfig):
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            source, revision=model.revision, trust_remote_code=model.trust_remote_code
+            source, revision=model.revision, trust_remote_code=model.trust_remote_code, **loading_kwargs(model)
         )
     except OSError as err:
         raise _hub_error(source, err) from None
@@ -150,23 +197,32 @@ def default_lora_targets(model_type: str) -> list[str]:
     )
 
 
-def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_config: Any):
+def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_config: Any, method: MethodConfig | None = None):
     """Load pretrained weights into `auto_class`, with one-line errors for the usual failures.
 
     Safetensors files are preferred; a pickled `pytorch_model.bin` is only read with
-    `weights_only=True`, so a checkpoint that carries code is refused instead of run.
+    `weights_only=True`, so a checkpoint that carries code is refused instead of run. A GGUF
+    file (`model.gguf_file`) is dequantised by transformers; `method.quantize = "4bit"` loads
+    the weights 4-bit with bitsandbytes (QLoRA, CUDA only: pre-flight refuses it elsewhere).
     """
     import pickle
 
+    extra = loading_kwargs(model)
+    if method is not None and method.quantize == "4bit":
+        extra["quantization_config"] = four_bit_config()
     try:
-        return auto_class.from_pretrained(
+        loaded = auto_class.from_pretrained(
             source,
             config=model_config,
             revision=model.revision,
             trust_remote_code=model.trust_remote_code,
             weights_only=True,
             ignore_mismatched_sizes=True,  # a head trained for other labels is replaced, not an error
+            **extra,
         )
+        if "gguf_file" in extra:
+            loaded = detach_gguf_quantizer(loaded)
+        return loaded
     except pickle.UnpicklingError:
         raise ModelError(
             f"refusing to load the weights of {source}: the pickled checkpoint holds more than tensors (it could run code)",
@@ -179,6 +235,36 @@ def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_conf
         raise ModelError(f"can't load {source}: {text}", "check model.name") from None
     except OSError as err:
         raise _hub_error(source, err) from None
+
+
+def four_bit_config() -> Any:
+    """NF4 weights with bf16 compute and double quantisation (the QLoRA paper's recipe)."""
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ModelError("method.quantize = \"4bit\" needs the bitsandbytes package", "pip install bitsandbytes (CUDA only)") from None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
+
+
+def detach_gguf_quantizer(model: Any) -> Any:
+    """A model loaded from GGUF keeps transformers' GGUF quantizer attached, which makes
+    `save_pretrained` fail; the weights are already dequantised, so the quantizer goes."""
+    for attribute in ("hf_quantizer", "quantization_method"):
+        if getattr(model, attribute, None) is not None:
+            try:
+                setattr(model, attribute, None)
+            except AttributeError:
+                pass
+    if getattr(model.config, "quantization_config", None) is not None:
+        try:
+            del model.config.quantization_config
+        except AttributeError:
+            model.config.quantization_config = None
+    model.is_quantized = False
+    return model
 
 
 def no_head_class(auto_class: Any, model_type: str) -> ModelError:
@@ -201,13 +287,20 @@ def apply_method(model: Any, method: MethodConfig, peft_task_type: str):
         return model
     from peft import LoraConfig, get_peft_model
 
-    targets = method.target_modules or default_lora_targets(model.config.model_type)
+    targets: list[str] | str = method.target_modules or default_lora_targets(model.config.model_type)
+    if targets == [ALL_LINEAR]:
+        targets = ALL_LINEAR
+    if method.quantize == "4bit" and getattr(model, "is_loaded_in_4bit", False):
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
     lora = LoraConfig(
         task_type=peft_task_type,
         r=method.r,
         lora_alpha=method.alpha,
         lora_dropout=method.dropout,
         target_modules=targets,
+        use_dora=method.use_dora,
     )
     try:
         return get_peft_model(model, lora)

@@ -26,6 +26,10 @@ NO_TOKENIZER_LIMIT = 1_000_000
 MEMORY_WARNING_SHARE = 0.9
 #: Bytes per Adam state entry (two fp32 moments per trainable parameter).
 ADAM_STATE_BYTES = 8
+#: The fix for answers cut away by max_length (pre-flight and the training process say the same).
+TRUNCATION_HINT = "raise training.max_length, or drop or shorten the longest rows"
+#: Rows tokenised to measure lengths before training (all of them up to this many).
+LENGTH_SAMPLE_ROWS = 20_000
 
 
 @dataclass
@@ -74,6 +78,9 @@ def _preflight(config: RunConfig, runs_dir: Path) -> PreflightReport:
     if model is not None:
         _check(report, "max_length", lambda: _check_max_length(config, model))
     _check(report, "data", lambda: _check_data(config, report))
+    if model is not None and config.task == "text-generation":
+        _check(report, "token lengths", lambda: _check_lengths(config, model, report))
+    _check(report, "quantization", lambda: _check_quantization(config))
     _check(report, "runs directory", lambda: _check_runs_dir(runs_dir, config, model, report))
     if model is not None:
         _check(report, "memory", lambda: _check_memory(config, model, report))
@@ -182,14 +189,59 @@ def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
     return min(known) if known else None
 
 
-def _check_max_length(config: RunConfig, model: _Model) -> None:
-    limit = token_limit(model.config, model.tokenizer)
-    if limit and config.training.max_length > limit:
+def check_max_length(training: TrainingConfig, model_config: Any, tokenizer: Any | None) -> None:
+    """`training.max_length` within the model's limit; pre-flight and the training process share it."""
+    limit = token_limit(model_config, tokenizer)
+    if limit and training.max_length > limit:
         raise WorkbenchError(
-            f"training.max_length {config.training.max_length} is beyond this model's limit of {limit} tokens",
+            f"training.max_length {training.max_length} is beyond this model's limit of {limit} tokens",
             f"set training.max_length to {limit} or less",
             kind="config",
         )
+
+
+def _check_max_length(config: RunConfig, model: _Model) -> None:
+    check_max_length(config.training, model.config, model.tokenizer)
+
+
+def check_quantization(method: Any, device: str) -> None:
+    """QLoRA's 4-bit kernels (bitsandbytes) run on CUDA only."""
+    if method.quantize == "4bit" and not device.startswith("cuda"):
+        raise WorkbenchError(
+            f"method.quantize = \"4bit\" (QLoRA) needs a CUDA GPU: bitsandbytes' 4-bit kernels don't run on {device}",
+            "set method.quantize = \"none\" for plain LoRA, or train on a machine with an NVIDIA GPU",
+            kind="config",
+        )
+
+
+def _check_quantization(config: RunConfig) -> None:
+    if config.method.quantize == "none":
+        return
+    from .devices import pick_device
+
+    check_quantization(config.method, pick_device(config.training.device))
+
+
+def _check_lengths(config: RunConfig, model: _Model, report: PreflightReport) -> None:
+    """Text generation: token lengths of the training rows through the chat template; answers
+    cut away entirely by max_length are an error above `chat.TRUNCATED_ANSWER_LIMIT`, else a warning."""
+    from . import chat
+    from .tasks import get_task
+
+    _, layout, rows = get_task(config.task).examples(config)
+    source = chat.ensure_chat_template(model.tokenizer, config.data) if layout.format != "text" else "none"
+    stats = chat.length_stats(model.tokenizer, rows["train"][:LENGTH_SAMPLE_ROWS], max_length=config.training.max_length,
+                              train_on_prompt=config.training.train_on_prompt)
+    report.facts.update(data_format=layout.format, chat_template=source, token_lengths=stats.token_lengths(),
+                        truncated_rows=stats.truncated_rows, answer_cut_rows=stats.answer_cut_rows)
+    problem = chat.truncation_problem(stats)
+    if problem is None:
+        return
+    level, message = problem
+    error = WorkbenchError(message, TRUNCATION_HINT, kind="config")
+    if level == "error":
+        raise error
+    report.warnings.append(error)
 
 
 def _check_data(config: RunConfig, report: PreflightReport) -> None:

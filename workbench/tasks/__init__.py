@@ -10,6 +10,7 @@ from .base import EvalResult, Prepared, Task
 _MODULES = {
     "text-classification": "classification",
     "token-classification": "token_classification",
+    "text-generation": "generation",
 }
 
 

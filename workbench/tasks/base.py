@@ -1,4 +1,4 @@
-"""What a task (text classification, token classification) provides to the trainer and tools."""
+"""What a task (text classification, token classification, text generation) provides to the trainer and tools."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ class Prepared:
     columns: dict[str, str | None]
     validation_from_train: bool
     label_counts: dict[str, int] = field(default_factory=dict)
+    #: Task-specific facts for the `started` event (text generation: data_format, token_lengths, …).
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Task(Protocol):
     auto_model: str  # the transformers Auto class, e.g. "AutoModelForSequenceClassification"
     peft_task_type: str  # peft TaskType value, e.g. "SEQ_CLS"
     main_metric: str  # the metric that ranks runs
+    greater_is_better: bool  # False for a loss
+    generates: bool  # evaluates by generating text (no logits are gathered; see tasks/generation.py)
 
     def load(self, config: RunConfig) -> tuple[Any, Any, dict[str, str | None]]:
         """(raw splits, the label/tag set with `.names`, the columns used), untokenised."""

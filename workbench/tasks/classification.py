@@ -130,6 +130,8 @@ class TextClassification:
     auto_model = "AutoModelForSequenceClassification"
     peft_task_type = "SEQ_CLS"
     main_metric = "accuracy"
+    greater_is_better = True
+    generates = False
 
     def load(self, config: RunConfig) -> tuple[Any, LabelEncoder, dict[str, str | None]]:
         """Raw splits with an integer `label` column and the text columns detected."""

@@ -148,6 +148,8 @@ class TokenClassification:
     auto_model = "AutoModelForTokenClassification"
     peft_task_type = "TOKEN_CLS"
     main_metric = "f1"
+    greater_is_better = True
+    generates = False
 
     def load(self, config: RunConfig) -> tuple[Any, TagSet, dict[str, str | None]]:
         """Raw splits with `tokens` and `tags` (string) columns, the tag set and the columns used."""

@@ -39,14 +39,16 @@ class EventCallback(TrainerCallback):
         device: str,
         samples_per_step: int,
         main_metric: str,
-        take_eval_details: Callable[[], Any],
+        take_eval_details: Callable[..., Any],
         save_every_s: float | None = None,
+        greater_is_better: bool = True,
     ) -> None:
         self.writer = writer
         self.run = run
         self.device = device
         self.samples_per_step = samples_per_step
         self.main_metric = main_metric
+        self.greater_is_better = greater_is_better
         self.take_eval_details = take_eval_details
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
@@ -56,6 +58,7 @@ class EventCallback(TrainerCallback):
         self.last_validation: dict[str, Any] | None = None  # {step, metrics}: the same on every rank
         self._train_start = time.monotonic()
         self._last_log = (time.monotonic(), 0)
+        self._last_tokens = 0  # state.num_input_tokens_seen at the last step event
         self._seconds_per_step: float | None = None
         self._evaluated_in_window = False
 
@@ -63,6 +66,7 @@ class EventCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._train_start = time.monotonic()
         self._last_log = (self._train_start, state.global_step)
+        self._last_tokens = getattr(state, "num_input_tokens_seen", 0) or 0
 
     def on_step_end(self, args, state, control, **kwargs):
         faults.step_end(state.global_step, args.per_device_train_batch_size, ranks.rank())
@@ -93,6 +97,7 @@ class EventCallback(TrainerCallback):
         remaining = state.max_steps - state.global_step
         per_step = self._seconds_per_step
         memory, memory_kind = memory_in_use(self.device)
+        tokens = self._tokens_per_s(state, window, steps)
         self.writer.emit(
             "step",
             step=state.global_step,
@@ -106,12 +111,22 @@ class EventCallback(TrainerCallback):
             elapsed_s=round(now - self._train_start, 1),
             memory_bytes=memory,
             memory_kind=memory_kind,
+            **({"tokens_per_s": tokens} if tokens is not None else {}),
         )
+
+    def _tokens_per_s(self, state: Any, window: float, steps: int) -> float | None:
+        """Non-padding input tokens per second over the last window, when the Trainer counts them
+        (`include_num_input_tokens_seen`, on for text generation); None otherwise."""
+        seen = getattr(state, "num_input_tokens_seen", 0) or 0
+        counted, self._last_tokens = seen - self._last_tokens, seen
+        if not seen or steps <= 0 or counted <= 0:
+            return None
+        return round(counted / window, 1)
 
     # -- evaluation ---------------------------------------------------------------------------
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         self._evaluated_in_window = True
-        details = self.take_eval_details()
+        details = self.take_eval_details(metrics=metrics or {}, model=kwargs.get("model"))
         if details is None:
             return
         self.emit_eval(details, step=state.global_step, epoch=state.epoch, loss=(metrics or {}).get("eval_loss"))
@@ -135,9 +150,14 @@ class EventCallback(TrainerCallback):
         if split == "validation":
             self.last_validation = {"step": step, "metrics": metrics}
         value = metrics.get(self.main_metric)
-        if split == "validation" and value is not None and (self.best is None or value > self.best["value"]):
+        if split == "validation" and value is not None and self._improves(float(value)):
             self.best = {"name": self.main_metric, "value": round(float(value), 6), "step": step}
             self.run.write_status(best=self.best)
+
+    def _improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best["value"] if self.greater_is_better else value < self.best["value"]
 
     def on_save(self, args, state, control, **kwargs):
         self._last_save = time.monotonic()
