@@ -208,6 +208,7 @@ def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_conf
     import pickle
 
     extra = loading_kwargs(model)
+    pad_with_eos(model_config)
     if method is not None and method.quantize == "4bit":
         extra["quantization_config"] = four_bit_config()
     try:
@@ -235,6 +236,18 @@ def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_conf
         raise ModelError(f"can't load {source}: {text}", "check model.name") from None
     except OSError as err:
         raise _hub_error(source, err) from None
+
+
+def pad_with_eos(model_config: Any) -> None:
+    """GPT-family models have no pad token: use EOS (as `load_tokenizer` does), so a sequence
+    classifier finds each row's last real token and batched generation pads consistently."""
+    if getattr(model_config, "pad_token_id", None) is not None:
+        return
+    eos = getattr(model_config, "eos_token_id", None)
+    if isinstance(eos, list):
+        eos = eos[0] if eos else None
+    if eos is not None:
+        model_config.pad_token_id = eos
 
 
 def four_bit_config() -> Any:

@@ -47,6 +47,9 @@ class DataPreview:
     sizes: dict[str, int] = field(default_factory=dict)
     validation_from_train: bool = False
     total_rows: int = 0
+    #: Text generation: the detected data format (`messages`, `alpaca`, …) and the columns it reads.
+    chat_format: str | None = None
+    chat_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_labels(self) -> int:
@@ -85,6 +88,8 @@ def _preview_data(config: RunConfig, max_rows: int) -> DataPreview:
     )
     if config.task == "token-classification":
         _describe_tokens(preview, raw, config)
+    elif config.task == "text-generation":
+        _describe_chat(preview, raw, config)
     else:
         _describe_labels(preview, raw, config)
     return preview
@@ -112,6 +117,53 @@ def _describe_tokens(preview: DataPreview, raw: Any, config: RunConfig) -> None:
     entities = Counter(span.type for sentence in tags for span in lenient_spans(sentence))
     preview.tags = order_tags({tag for sentence in tags for tag in sentence})
     preview.label_counts = dict(entities.most_common())
+
+
+def _describe_chat(preview: DataPreview, raw: Any, config: RunConfig) -> None:
+    from .chat import detect_layout
+
+    layout = detect_layout(raw, config.data)
+    preview.chat_format, preview.chat_columns = layout.format, dict(layout.columns)
+    first = next(iter(layout.columns.values()))
+    preview.text_column = layout.columns.get("prompt") or layout.columns.get("instruction") or layout.columns.get("messages") or first
+    preview.label_column = layout.columns.get("completion") or layout.columns.get("output")
+
+
+@dataclass
+class ChatPreview:
+    """What Setup shows for text-generation data: the format, one example as training sees it
+    (pieces of text, each trained or masked) and token lengths against `training.max_length`."""
+
+    format: str
+    columns: dict[str, str]
+    template: str  # where the chat template comes from: tokenizer, chatml, override (none for plain text)
+    example: list[tuple[str, bool]]
+    stats: Any  # chat.LengthStats
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+def preview_chat(config: RunConfig, example_index: int = 0, max_rows: int = 5000) -> ChatPreview:
+    """Tokenise the training rows (up to `max_rows`) with the model's tokenizer and chat template;
+    one example rendered with its trained tokens. Loads only the tokenizer, never the weights."""
+    with _ONE_AT_A_TIME:
+        return _preview_chat(config, example_index, max_rows)
+
+
+def _preview_chat(config: RunConfig, example_index: int, max_rows: int) -> ChatPreview:
+    from . import chat
+    from .models import load_tokenizer, resolve_model_source
+    from .tasks.generation import TASK
+
+    splits, layout, rows = TASK.examples(config)
+    tokenizer = load_tokenizer(resolve_model_source(config.model), config.model)
+    template = chat.ensure_chat_template(tokenizer, config.data) if layout.format != "text" else "none"
+    training = config.training
+    train_rows = rows["train"]
+    stats = chat.length_stats(tokenizer, train_rows[:max_rows], max_length=training.max_length, train_on_prompt=training.train_on_prompt)
+    example = chat.render_example(tokenizer, train_rows[min(example_index, len(train_rows) - 1)], max_length=training.max_length,
+                                  train_on_prompt=training.train_on_prompt) if train_rows else []
+    sizes = {split: len(items) for split, items in rows.items()}
+    return ChatPreview(layout.format, dict(layout.columns), template, example, stats, sizes)
 
 
 def _cells(row: dict[str, Any]) -> dict[str, str]:
@@ -165,6 +217,9 @@ def _preview_model(config: RunConfig, num_labels: int) -> ModelPreview:
     info: ModelInfo | None = None
     # Full first: if the model can't be resolved at all, that error is raised as is.
     for kind in sorted(METHOD_KINDS, key=lambda k: k != "full"):
+        if kind == "head" and task.generates:
+            problems[kind] = "head does not apply to text generation (a decoder's head is its tied embedding)"
+            continue
         method = config.method.model_copy(update={"kind": kind})
         try:
             inspected = inspect_model(config.model, method, task.auto_model, task.peft_task_type, max(2, num_labels))

@@ -103,3 +103,31 @@ def test_inspect_counts_on_the_meta_device_agree_with_a_real_load(tiny_model_dir
     assert (info.params.total, info.params.trainable) == (real.total, real.trainable)
     assert info.layers == 2 and info.hidden_size == 32 and info.max_positions == 128
     assert info.model_type == "bert"
+
+
+@pytest.mark.parametrize("model_type", ["llama", "qwen2", "mistral"])
+def test_decoders_get_every_attention_projection(model_type: str) -> None:
+    assert default_lora_targets(model_type) == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert default_lora_targets("gpt2") == ["c_attn", "c_proj"]
+
+
+def test_causal_lm_lora_all_linear_and_dora(tmp_path: Path) -> None:
+    import transformers
+
+    from tests.core.tiny_decoders import build_tiny_llama
+
+    folder = build_tiny_llama(tmp_path / "llama")
+    model = ModelConfig(name=str(folder))
+    source = resolve_model_source(model)
+
+    def lora(**method):
+        base = load_base_model(transformers.AutoModelForCausalLM, source, model, load_model_config(source, model))
+        return apply_method(base, MethodConfig(kind="lora", **method), "CAUSAL_LM")
+
+    def adapted(peft_model) -> set[str]:
+        return {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, p in peft_model.named_parameters() if p.requires_grad}
+
+    assert adapted(lora()) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    every = adapted(lora(target_modules=["all-linear"]))
+    assert {"gate_proj", "up_proj", "down_proj", "q_proj"} <= every and "lm_head" not in every
+    assert any("lora_magnitude_vector" in n for n, _ in lora(use_dora=True).named_parameters())

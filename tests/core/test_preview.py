@@ -113,3 +113,27 @@ def test_previews_never_import_textual() -> None:
     code = "import sys, workbench.preview, workbench.suggestions; print('textual' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_generation_previews_show_format_example_masking_lengths_and_decoder_methods(tmp_path: Path) -> None:
+    import json
+
+    from tests.core.tiny_decoders import build_tiny_gpt2
+    from workbench.preview import preview_chat
+
+    model = build_tiny_gpt2(tmp_path / "gpt2")
+    data = tmp_path / "alpaca.jsonl"
+    data.write_text("".join(json.dumps({"instruction": f"say hello {i}", "input": "", "output": "hello there"}) + "\n" for i in range(20)))
+    config = config_for(data, model, task="text-generation", training={"max_length": 128})
+    preview = preview_data(config)
+    assert preview.chat_format == "alpaca" and preview.chat_columns == {"instruction": "instruction", "output": "output", "input": "input"}
+    assert preview.sizes == {"train": 18, "validation": 2}
+    shown = preview_chat(config)
+    assert (shown.format, shown.template) == ("alpaca", "chatml")
+    assert [text for text, trained in shown.example if trained] == ["hello there<|im_end|>\n"]
+    text, trained = shown.example[0]  # the first training row (after the seeded split)
+    assert not trained and text.startswith("<|im_start|>user\nsay hello ") and text.endswith("<|im_start|>assistant\n")
+    assert shown.stats.rows == 18 and shown.stats.truncated_rows == 0 and shown.stats.max <= 128
+    models = preview_model(config)
+    assert models.info.architecture == "GPT2LMHeadModel" and models.lora_targets == ["c_attn", "c_proj"]
+    assert set(models.trainable) == {"full", "lora"} and "does not apply" in models.problems["head"]
