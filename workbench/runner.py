@@ -17,10 +17,15 @@ from typing import Callable, Iterator
 
 from .config import RunConfig
 from .errors import RunError
-from .events import TERMINAL_TYPES, BaseEvent, EventTail, FailedEvent
+from .events import BaseEvent, EventTail, FailedEvent
 from .fsutil import atomic_write_text
+from .history import RunHistory
 from .presets import config_to_toml
 from .runstore import ACTIVE_STATES, RunDir, new_run_dir, process_start_time
+
+
+#: How long `resume` waits for the process of a run that has just ended to exit.
+EXIT_WAIT_S = 20.0
 
 
 def training_command(run: RunDir, *, resume: bool = False) -> list[str]:
@@ -87,6 +92,8 @@ def resume(run: RunDir, *, env: dict[str, str] | None = None) -> subprocess.Pope
         fcntl.flock(folder, fcntl.LOCK_EX)
         status = run.status()
         state = status.state
+        if state not in ACTIVE_STATES:
+            _wait_for_exit(run)  # it has just ended: its process may still be on its way out
         if run.is_alive() or state in ACTIVE_STATES:
             pid = status.pid or run.lock_owner().get("pid")
             raise RunError(f"run {run.id} is still {state if state in ACTIVE_STATES else 'running'}" + (f" (pid {pid})" if pid else ""),
@@ -101,6 +108,13 @@ def resume(run: RunDir, *, env: dict[str, str] | None = None) -> subprocess.Pope
         return spawn(run, resume=True, env=env)
     finally:
         os.close(folder)  # releases the lock
+
+
+def _wait_for_exit(run: RunDir, timeout_s: float = EXIT_WAIT_S) -> None:
+    """Give an ended run's process a moment to release its lock (it writes its end, then exits)."""
+    deadline = time.monotonic() + timeout_s
+    while run.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def cancel(run: RunDir) -> bool:
@@ -137,14 +151,13 @@ def follow(
     """
     tail = EventTail(run.events_path)
     tail.offset = start_offset
+    history = RunHistory()  # what the events read so far say: ended, or going (again)
     deadline = time.monotonic() + timeout_s if timeout_s else None
-    ended = False
     while True:
-        events = tail.poll()
-        for event in events:
+        for event in tail.poll():
+            history.add(event)
             yield event
-        if events:
-            ended = events[-1].type in TERMINAL_TYPES
+        ended = history.ended is not None
         if process is not None:
             process.poll()
         status = run.status()
@@ -152,9 +165,9 @@ def follow(
             return
         if status.state not in ACTIVE_STATES:
             for event in tail.poll():
+                history.add(event)
                 yield event
-                ended = event.type in TERMINAL_TYPES
-            if not ended and status.state == "failed":
+            if history.ended is None and status.state == "failed":
                 yield FailedEvent(time=time.time(), kind=status.kind or "vanished", message=status.message or "",
                                   hint=status.hint or "", synthesized=True)
             return

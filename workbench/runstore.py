@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import RunError
-from .events import BestMetric, BaseEvent, Readable, parse_lines, read_events
+from .events import BaseEvent, BestMetric, Readable, parse_lines, read_events, to_json
 from .fsutil import atomic_write_json
 from .history import RunHistory
 
@@ -264,15 +264,16 @@ class RunDir:
         return data if isinstance(data, dict) else {}
 
     def _process_alive(self, status: RunStatus) -> bool:
-        """Liveness: the lock when there is one; before the process has taken it (`starting`)
-        and for runs from before the lock, the recorded pid and its start time."""
+        """Liveness: the lock when there is one. Before the process recorded in status.json has
+        taken it (just spawned: `.lock` names an earlier process, or none), and for runs from
+        before the lock, the recorded pid and its start time decide."""
         held = self.is_alive()
         if held:
             return True
-        if held is None or status.state == "starting":
-            if status.state == "starting" and not status.pid:
-                # The launcher is between creating the run and spawning its process.
-                return time.time() - (status.updated_at or 0) < LAUNCH_GRACE_S
+        if status.state == "starting" and not status.pid:
+            # The launcher is between creating the run and spawning its process.
+            return time.time() - (status.updated_at or 0) < LAUNCH_GRACE_S
+        if held is None or (status.pid and status.pid != self.lock_owner().get("pid")):
             return process_alive(status.pid, status.pid_start)
         return False
 
@@ -485,7 +486,7 @@ def summarize(run: RunDir) -> RunSummary:
     summary.message = status.message or summary.message
     summary.hint = status.hint or ""
     if live and history.last_step is not None:
-        summary.extra["step"] = history.last_step
+        summary.extra["step"] = to_json(history.last_step)  # plain data: `tlwb runs --json` prints it
     return summary
 
 
