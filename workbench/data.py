@@ -52,6 +52,8 @@ def detect_format(path: Path, data: DataConfig, task: str) -> str:
     fmt = EXTENSION_FORMATS.get(path.suffix.lower())
     if fmt:
         return fmt
+    if task == "text-generation" and path.suffix.lower() == ".txt":
+        return "lines"  # plain text to fine-tune a language model on: one row per non-empty line
     head = path.read_bytes()[:SNIFF_BYTES].decode(data.encoding or "utf-8", errors="replace")
     if task == "token-classification" or _looks_like_conll(head):
         return "conll"

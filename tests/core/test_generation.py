@@ -254,3 +254,40 @@ def test_exact_match_normalises_case_space_and_final_punctuation() -> None:
     assert chat.normalise_answer("  Positive. ") == chat.normalise_answer("positive")
     assert chat.short_references(["positive", "negative", "42"])
     assert not chat.short_references(["a long answer that goes on for a while"])
+
+
+def test_predict_generates_through_the_template_and_score_evaluates_a_file(llama_dir: Path, gpt2_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from workbench.config import GenerationConfig
+    from workbench.tasks.generation import TASK, cut_at_stop, end_of_turn_strings
+
+    tokenizer = tokenizer_of(llama_dir)
+    model = AutoModelForCausalLM.from_pretrained(llama_dir)
+    out = TASK.predict(model, tokenizer, ["hello there", "what is the capital of france"], 64, generation=GenerationConfig(max_new_tokens=3))
+    assert [o["prompt"] for o in out] == ["hello there", "what is the capital of france"]
+    assert all(isinstance(o["generated"], str) for o in out)
+    again = TASK.predict(model, tokenizer, ["hello there"], 64, generation=GenerationConfig(max_new_tokens=3))
+    assert again[0] == out[0]  # greedy: the same text, batched or alone
+    data = write_jsonl(tmp_path / "eval.jsonl", [{"prompt": "hello there", "completion": "positive"}, {"prompt": QUESTION, "completion": ANSWER}])
+    config = generation_config(llama_dir, data).model_copy(update={"generation": GenerationConfig(max_new_tokens=4)})
+    result = TASK.score(model, tokenizer, config, str(data), [], 8)
+    assert result.metrics["n"] == 2 and result.metrics["loss"] > 0
+    assert result.metrics["perplexity"] == pytest.approx(2.718281828 ** result.metrics["loss"], rel=1e-3)
+    assert 0 <= result.metrics["exact_match"] <= 1 and len(result.samples) == 2
+    assert {"prompt", "reference", "generated", "match"} <= result.samples[0].keys()
+    chatml = tokenizer_of(gpt2_dir)
+    chat.ensure_chat_template(chatml, DataConfig(train="x"))
+    assert end_of_turn_strings(chatml) == ["<|im_end|>"] and end_of_turn_strings(tokenizer) == []
+    assert cut_at_stop("positive<|im_end|>\n<|im_start|>user", ["<|im_end|>"]) == "positive"
+
+
+def test_a_txt_file_is_plain_text_one_row_per_line(tmp_path: Path) -> None:
+    from workbench.tasks.generation import TASK
+
+    data = tmp_path / "corpus.txt"
+    data.write_text("".join(f"line number {i} of the corpus\n\n" for i in range(20)))
+    config = RunConfig.model_validate({"task": "text-generation", "model": {"name": "m"}, "data": {"train": str(data), "validation_split": 0.2}})
+    splits, layout, rows = TASK.examples(config)
+    assert layout.format == "text" and len(rows["train"]) == 16 and len(rows["validation"]) == 4
+    assert all(isinstance(r, str) and r.startswith("line number") for r in rows["train"])

@@ -145,10 +145,15 @@ class TextGeneration:
         rows = conversations(dataset, layout)
         encoded = [chat.encode(tokenizer, r, max_length=config.training.max_length, train_on_prompt=config.training.train_on_prompt) for r in rows]
         loss = mean_loss(model, tokenizer, [e for e in encoded if any(e.trained)], batch_size)
-        return self.evaluate_generation(
+        if not rows:
+            return EvalResult({"n": 0}, {}, [], [], [])
+        result = self.evaluate_generation(
             model, tokenizer, rows, loss=loss, num_samples=20, generation=config.generation,
             max_length=config.training.max_length,
-        ) if rows else EvalResult({"n": 0}, {}, [], [], [])
+        )
+        if loss is not None:
+            result.metrics["loss"] = round(loss, 6)
+        return result
 
 
 def conversations(dataset: Any, layout: chat.ChatLayout) -> list[Any]:
