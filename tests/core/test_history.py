@@ -155,3 +155,21 @@ def test_the_cli_opens_a_run_of_todays_format(v1_runs: Path) -> None:
     assert (row["id"], row["state"], row["best_value"]) == (FIXTURE_RUN, "finished", 0.5)
     plain = tlwb("show", FIXTURE_RUN, "--runs-dir", str(v1_runs))
     assert plain.returncode == 0 and "best accuracy 0.5" in plain.stdout, plain.stdout + plain.stderr
+
+
+def test_a_resumed_runs_time_is_the_same_in_runs_show_and_attach(runs_dir: Path) -> None:
+    """One duration everywhere: the sum of the training segments, not first start to last end."""
+    from tests.fakes import FakeRun
+
+    fake = FakeRun(runs_dir)
+    t0 = fake.started_at
+    fake.started()
+    fake.writer.emit("cancelled", time=t0 + 60, step=10, checkpoint="checkpoints/checkpoint-10")
+    fake.writer.emit("started", time=t0 + 3600, resumed=True, resumed_from_step=10, total_steps=100)
+    fake.writer.emit("finished", time=t0 + 3700, metrics={"accuracy": 0.8}, duration_s=100.0)
+    fake.run.write_status(state="finished", ended_at=t0 + 3700)
+    assert summarize(fake.run).duration_s == 160
+    shown = json.loads(tlwb("show", fake.run.id, "--runs-dir", str(runs_dir), "--json").stdout)
+    assert (shown["training_seconds"], shown["segments"]) == (160, 2)
+    attached = tlwb("attach", fake.run.id, "--runs-dir", str(runs_dir))
+    assert attached.returncode == 0 and "finished in 2m 40s" in attached.stdout, attached.stdout + attached.stderr

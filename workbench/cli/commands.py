@@ -172,7 +172,7 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
 
     from ..events import to_json
 
-    printer = ConsoleProgress(console, quiet=quiet)
+    printer = ConsoleProgress(console, quiet=quiet, run=run)
     last: Any = None
     try:
         for event in follow(run, process=process, start_offset=start_offset):

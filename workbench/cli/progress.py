@@ -15,8 +15,11 @@ from .. import humanize
 
 
 class ConsoleProgress:
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False, run: Any = None) -> None:
+        """`run` (a RunDir): the end line then gives the run's whole training time (every segment
+        of a resumed run, `RunHistory.training_seconds`), as Runs and Results do."""
         self.console = console
+        self.run = run
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
         self._progress: Progress | None = None
@@ -42,16 +45,18 @@ class ConsoleProgress:
         style = "yellow" if event.get("level") == "warning" else "dim"
         self._print(f"[{style}]{event['message']}[/]")
 
-    def _on_started(self, event: dict[str, Any]) -> None:
+    def _on_started(self, event: Any) -> None:
         resumed = " (resumed)" if event.get("resumed") else ""
+        trainable, total = event.get("params_trainable") or 0, event.get("params_total") or 0  # optional in older runs
+        labels = event.get("labels") or []
         self._print(
-            f"{event.get('architecture', '?')} · {event['method']} · trainable {humanize.count(event['params_trainable'])}"
-            f" of {humanize.count(event['params_total'])} ({100 * event['params_trainable'] / max(event['params_total'], 1):.2f}%)"
-            f" · {event['device']} {event.get('precision', '')}{resumed}"
+            f"{event.get('architecture', '?')} · {event.get('method', '?')} · trainable {humanize.count(trainable)}"
+            f" of {humanize.count(total)} ({100 * trainable / max(total, 1):.2f}%)"
+            f" · {event.get('device', '?')} {event.get('precision', '')}{resumed}"
         )
         self._print(
-            f"data: train {event['train_size']:,} · validation {event['validation_size']:,}"
-            f" · labels {', '.join(event['labels'][:8])}{'…' if len(event['labels']) > 8 else ''}"
+            f"data: train {event.get('train_size', 0):,} · validation {event.get('validation_size', 0):,}"
+            f" · labels {', '.join(labels[:8])}{'…' if len(labels) > 8 else ''}"
         )
         if self.live:
             self._progress = Progress(
@@ -72,11 +77,11 @@ class ConsoleProgress:
         if self._progress is not None:
             self._progress.update(
                 self._task, completed=event["step"], total=event["total_steps"],
-                epoch=f"{event['epoch']:.2f}", loss=f"{event['loss']:.4f}", speed=speed,
+                epoch=f"{event.get('epoch', 0.0):.2f}", loss=_loss(event), speed=speed,
             )
         else:
             self._print(
-                f"step {event['step']}/{event['total_steps']}  epoch {event['epoch']:.2f}  loss {event['loss']:.4f}"
+                f"step {event['step']}/{event.get('total_steps', '?')}  epoch {event.get('epoch', 0.0):.2f}  loss {_loss(event)}"
                 f"  lr {humanize.learning_rate(event.get('learning_rate'))}  {speed}  ETA {humanize.duration(event.get('eta_s'))}"
             )
 
@@ -92,7 +97,9 @@ class ConsoleProgress:
         self.close()
         metrics = event.get("metrics", {})
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        self._print(f"[bold green]finished[/] in {humanize.duration(event.get('duration_s'))}  {shown}")
+        seconds = self.run.history().training_seconds() if self.run is not None else None
+        seconds = seconds if seconds is not None else event.get("duration_s")
+        self._print(f"[bold green]finished[/] in {humanize.duration(seconds)}  {shown}")
         self._print(f"model: {event.get('output')}")
 
     def _on_failed(self, event: dict[str, Any]) -> None:
@@ -104,3 +111,8 @@ class ConsoleProgress:
     def _on_cancelled(self, event: dict[str, Any]) -> None:
         self.close()
         self._print(f"[yellow]cancelled[/] at step {event.get('step')}; checkpoint: {event.get('checkpoint') or 'none'}")
+
+
+def _loss(event: Any) -> str:
+    loss = event.get("loss")
+    return f"{loss:.4f}" if isinstance(loss, (int, float)) else "—"
