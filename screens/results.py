@@ -30,9 +30,11 @@ from workbench.runstore import ACTIVE_STATES, RunDir, RunStatus
 from .base import WorkbenchScreen
 from .export_dialog import ExportDialog, default_export_dir
 from .messages import EvalEvent, RunEnded, SamplesEvent
+from .widgets.chat_playground import ChatPlayground
 from .widgets.confusion_grid import ConfusionGrid
 from .widgets.example_detail import ExampleDetail
 from .widgets.footer import WorkbenchFooter
+from .widgets.generations_table import GENERATION_FILTERS, GenerationsTable
 from .widgets.header import WorkbenchHeader
 from .widgets.metrics_tables import EvalHistory, PerClassScores
 from .widgets.playground import Playground
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 
 #: What takes the focus when a tab is shown.
 FOCUS_IN_PANE = {"metrics": "#eval-history", "confusion": "#confusion-scroll", "predictions": "#predictions-table", "playground": "#playground-input"}
+#: … in a text-generation run, whose Predictions tab is a generations browser and Playground a chat.
+FOCUS_IN_GENERATION_PANE = {**FOCUS_IN_PANE, "predictions": "#generations-table", "playground": "#chat-input"}
 
 
 @dataclass
@@ -91,6 +95,10 @@ class RunResults:
 
     def latest_eval(self, split: str) -> EvalEvent | None:
         return self.history.latest_eval(split)
+
+    @property
+    def generation_task(self) -> bool:
+        return (self.history.task or (self.config.task if self.config else None)) == "text-generation"
 
     @property
     def token_task(self) -> bool:
@@ -182,8 +190,10 @@ class ResultsScreen(WorkbenchScreen):
             with TabPane("Predictions", id="predictions"):
                 yield Static(id="predictions-bar")
                 yield PredictionsTable(id="predictions-table")
+                yield GenerationsTable(id="generations-table")  # shown instead for a text-generation run
             with TabPane("Playground", id="playground"):
                 yield Playground(self.run, id="playground-pane")
+                yield ChatPlayground(self.run, id="chat-pane")
         yield WorkbenchFooter()
 
     def on_mount(self) -> None:
@@ -212,11 +222,12 @@ class ResultsScreen(WorkbenchScreen):
             self.split = "validation" if "validation" in results.splits else results.splits[0]
         self.query_one("#results-summary", Static).update(summary_text(self.run, results))
         with self.app.batch_update():
+            self._lay_out_for_task(results)
             self._show_metrics(results)
             self._show_confusion(results)
             self._show_predictions(results)
         if self.query_one(TabbedContent).active == "playground":
-            self.query_one(Playground).activate()  # the run may have saved its model since
+            self._playground().activate()  # the run may have saved its model since
         self.refresh_bindings()
 
     def _follow_if_going(self, state: str) -> None:
@@ -226,6 +237,28 @@ class ResultsScreen(WorkbenchScreen):
             self._following = True
             self.watcher.subscribe(self)
             self.load()
+
+    @property
+    def generation(self) -> bool:
+        return self.results is not None and self.results.generation_task
+
+    def _playground(self) -> Playground | ChatPlayground:
+        return self.query_one(ChatPlayground) if self.generation else self.query_one(Playground)
+
+    def _lay_out_for_task(self, results: RunResults) -> None:
+        """A text-generation run has no confusion matrix; its predictions are generations and
+        its playground a chat. The other tasks keep the layout composed."""
+        generation = results.generation_task
+        tabs = self.query_one(TabbedContent)
+        if generation:
+            tabs.hide_tab("confusion")
+        else:
+            tabs.show_tab("confusion")
+        tabs.get_tab("predictions").label = "Generations" if generation else "Predictions"
+        self.query_one(PredictionsTable).display = not generation
+        self.query_one(GenerationsTable).display = generation
+        self.query_one(Playground).display = not generation
+        self.query_one(ChatPlayground).display = generation
 
     def _show_metrics(self, results: RunResults) -> None:
         best = (results.history.best or results.status.best or {}).get("step")
@@ -237,6 +270,11 @@ class ResultsScreen(WorkbenchScreen):
             table.display = latest is not None
         if latest is None:
             caption.update(Text(_no_evaluation(results), style="dim"))
+            return
+        if results.generation_task:
+            self.query_one(PerClassScores).display = False
+            caption.update(Text("loss and perplexity on the held-out rows; exact match when the answers are short"
+                                " · tab 3: the generations", style="dim"))
             return
         caption.update(Text(f"per {what} · {self.split} · step {latest.get('step')}", style="dim"))
         self.query_one(PerClassScores).show(latest.get("per_class") or {}, what)
@@ -254,6 +292,11 @@ class ResultsScreen(WorkbenchScreen):
         grid.show(latest.get("confusion_matrix") or [], latest.get("labels") or [], latest.get("per_class"))
 
     def _show_predictions(self, results: RunResults) -> None:
+        if results.generation_task:
+            event = results.samples.get(self.split) or {}
+            self.query_one(GenerationsTable).show_samples(event.get("items") or [])
+            self._show_predictions_bar()
+            return
         table = self.query_one(PredictionsTable)
         event = results.samples.get(self.split) or {}
         latest = results.latest_eval(self.split) or {}
@@ -262,6 +305,9 @@ class ResultsScreen(WorkbenchScreen):
         self._show_predictions_bar()
 
     def _show_predictions_bar(self) -> None:
+        if self.generation:
+            self.query_one("#predictions-bar", Static).update(_generations_bar(self.query_one(GenerationsTable)))
+            return
         table = self.query_one(PredictionsTable)
         bar = Text(no_wrap=True, overflow="ellipsis")
         bar.append("filter ", style="dim")
@@ -277,6 +323,8 @@ class ResultsScreen(WorkbenchScreen):
 
     # -- actions ------------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
+        if tab == "confusion" and self.generation:
+            return  # hidden: a text-generation run has no confusion matrix
         self.query_one(TabbedContent).active = tab
 
     @on(TabbedContent.TabActivated)
@@ -286,20 +334,34 @@ class ResultsScreen(WorkbenchScreen):
         if pane != event.tabbed_content.active:
             return  # a stale activation (e.g. the initial one) arriving after a key switched tabs
         if pane == "playground":
-            self.query_one(Playground).activate()
-        self.query_one(FOCUS_IN_PANE[pane or "metrics"]).focus()
+            self._playground().activate()
+        focus = FOCUS_IN_GENERATION_PANE if self.generation else FOCUS_IN_PANE
+        self.query_one(focus[pane or "metrics"]).focus()
         self.refresh_bindings()
 
     def action_cycle_filter(self) -> None:
+        if self.generation:
+            name = self.query_one(GenerationsTable).filter_name
+            self.action_set_filter(GENERATION_FILTERS[(GENERATION_FILTERS.index(name) + 1) % len(GENERATION_FILTERS)])
+            return
         table = self.query_one(PredictionsTable)
         self.action_set_filter(FILTERS[(FILTERS.index(table.filter_name) + 1) % len(FILTERS)])
 
     def action_set_filter(self, name: str) -> None:
         self.action_show_tab("predictions")
-        self.query_one(PredictionsTable).filter_name = name
+        if self.generation:
+            generations = self.query_one(GenerationsTable)
+            if name in ("errors", "mismatches") and not generations.has_exact_match:
+                self.notify("exact match does not apply to this run's answers: nothing to filter", severity="warning", timeout=3)
+                return
+            generations.filter_name = "mismatches" if name in ("errors", "mismatches") else "all"
+        else:
+            self.query_one(PredictionsTable).filter_name = name
         self._show_predictions_bar()
 
     def action_cycle_sort(self) -> None:
+        if self.generation:
+            return  # generations have no confidence to sort by
         self.action_show_tab("predictions")
         table = self.query_one(PredictionsTable)
         table.confidence_order = SORTS[(SORTS.index(table.confidence_order) + 1) % len(SORTS)]
@@ -342,6 +404,8 @@ class ResultsScreen(WorkbenchScreen):
         if action == "toggle_split":
             return self.results is not None and len(self.results.splits) > 1
         if action in ("cycle_filter", "cycle_sort"):
+            if action == "cycle_sort" and self.generation:
+                return False
             return self.query_one(TabbedContent).active == "predictions"
         return True
 
@@ -350,6 +414,27 @@ class ResultsScreen(WorkbenchScreen):
         sample = self.query_one(PredictionsTable).selected_sample()
         if sample is not None:
             self.app.push_screen(ExampleDetail(sample, self.query_one(PredictionsTable).styles_for_entities))
+
+    @on(DataTable.RowSelected, "#generations-table")
+    def _open_generation(self, event: DataTable.RowSelected) -> None:
+        sample = self.query_one(GenerationsTable).selected_sample()
+        if sample is not None:
+            self.app.push_screen(ExampleDetail(sample))
+
+
+def _generations_bar(table: GenerationsTable) -> Text:
+    """`filter [all]  mismatches  · 12/12 shown · 3 ✗` (or why there is nothing to filter)."""
+    bar = Text(no_wrap=True, overflow="ellipsis")
+    if not table.has_exact_match:
+        bar.append(f"{len(table.samples)} generations · exact match does not apply to these answers · enter: whole text", style="dim")
+        return bar
+    bar.append("filter ", style="dim")
+    for name in GENERATION_FILTERS:
+        chosen = name == table.filter_name
+        bar.append(f"[{name}]" if chosen else f" {name} ", style="bold reverse" if chosen else "")
+        bar.append(" ")
+    bar.append(f"· {table.row_count}/{len(table.samples)} shown · {table.mismatches} ✗ · enter: whole text", style="dim")
+    return bar
 
 
 def _no_evaluation(results: RunResults) -> str:

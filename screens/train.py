@@ -95,8 +95,10 @@ class TrainScreen(WorkbenchScreen):
             self._shown_events = len(watcher.events)
             self._show_progress(watcher)
             self._show_curves(watcher)
+            evals = watcher.validation_evals
             self.query_one(StatsPanel).show(run_stats(watcher.latest_step, watcher.started, watcher.best, watcher.ended,
-                                                      elapsed_s=watcher.history.elapsed_seconds()))
+                                                      elapsed_s=watcher.history.elapsed_seconds(),
+                                                      latest_eval=evals[-1] if evals else None))
         if watcher.active != self._was_active:
             self._was_active = watcher.active
             if self.is_current:

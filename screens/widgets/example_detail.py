@@ -1,4 +1,5 @@
-"""One prediction in full: the whole text, gold and predicted, and why (probabilities or entities)."""
+"""One prediction in full: the whole text, gold and predicted, and why (probabilities or entities);
+for a text-generation run, the whole prompt, reference and generated text."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from textual.widgets import Static
 
 from .bars import BarChart
 from .entities import EntityStyles, entity_differences, tokens_text, wrong_entities
+from .generations_table import is_generation_sample
 from .predictions_table import is_error, is_token_sample
 
 
 def describe_example(sample: dict[str, Any], styles: EntityStyles | None = None) -> RenderableType:
-    """The renderable the detail view shows for one sample (either task)."""
+    """The renderable the detail view shows for one sample (any task)."""
+    if is_generation_sample(sample):
+        return _describe_generation(sample)
     verdict = Text("✗ wrong", style="bold red") if is_error(sample) else Text("✓ right", style="bold green")
     verdict.append(f"   confidence {float(sample.get('confidence') or 0.0):.2f}", style="")
     if is_token_sample(sample):
@@ -32,6 +36,24 @@ def describe_example(sample: dict[str, Any], styles: EntityStyles | None = None)
     parts: list[RenderableType] = [verdict, heading, Text(""), Text(str(sample.get("text", ""))), Text("")]
     if probs:
         parts += [Text("class probabilities", style="dim"), BarChart(probs, highlight=str(sample.get("pred")))]
+    return Group(*parts)
+
+
+def _describe_generation(sample: dict[str, Any]) -> RenderableType:
+    match = sample.get("match")
+    verdict = (Text("exact match does not apply to these references", style="dim") if match is None
+               else Text("✓ exact match", style="bold green") if match else Text("✗ no exact match", style="bold red"))
+    prompt = sample.get("prompt")
+    parts: list[RenderableType] = [verdict, Text(""), Text("prompt", style="dim")]
+    if isinstance(prompt, list):  # earlier chat turns
+        for turn in prompt:
+            line = Text(f"{turn.get('role', '?')}: ", style="bold")
+            line.append(str(turn.get("content", "")))
+            parts.append(line)
+    else:
+        parts.append(Text(str(prompt or "")))
+    parts += [Text(""), Text("reference", style="dim"), Text(str(sample.get("reference") or "")),
+              Text(""), Text("generated", style="dim"), Text(str(sample.get("generated") or ""), style="" if match is not False else "red")]
     return Group(*parts)
 
 

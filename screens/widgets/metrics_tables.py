@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 #: Metrics shown first, in this order; any others follow alphabetically. `n` is left out.
-LEADING_METRICS = ("accuracy", "macro_f1", "f1", "precision", "recall", "loss")
+LEADING_METRICS = ("accuracy", "macro_f1", "f1", "precision", "recall", "exact_match", "loss", "perplexity")
 HIDDEN_METRICS = {"n", "runtime", "samples_per_second", "steps_per_second"}
 
 

@@ -12,9 +12,11 @@ from workbench import humanize
 MEMORY_LABELS = {"rss": "RSS", "cuda": "GPU mem"}
 
 
-def run_stats(step: Any, started: Any, best: Any, ended: Any = None, *, elapsed_s: float | None = None) -> list[tuple[str, str]]:
+def run_stats(step: Any, started: Any, best: Any, ended: Any = None, *, elapsed_s: float | None = None,
+              latest_eval: Any = None) -> list[tuple[str, str]]:
     """(label, value) rows, humanised; unknown values show as an em dash. `elapsed_s` is the run's
-    training time (`RunHistory.elapsed_seconds`); without it, what the events themselves say."""
+    training time (`RunHistory.elapsed_seconds`); without it, what the events themselves say.
+    A text-generation run adds tokens/s (its steps say it) and the latest eval perplexity."""
     step = step or {}
     started = started or {}
     elapsed = elapsed_s
@@ -23,6 +25,7 @@ def run_stats(step: Any, started: Any, best: Any, ended: Any = None, *, elapsed_
     speed = step.get("samples_per_s")
     rows = [
         ("samples/s", f"{speed:.1f}" if speed else "—"),
+        *([("tokens/s", f"{step.get('tokens_per_s'):,.0f}")] if step.get("tokens_per_s") else []),
         ("lr", humanize.learning_rate(step.get("learning_rate"))),
         ("elapsed", humanize.duration(elapsed)),
         (MEMORY_LABELS.get(step.get("memory_kind", ""), "memory"), humanize.bytes_(step.get("memory_bytes"))),
@@ -32,6 +35,9 @@ def run_stats(step: Any, started: Any, best: Any, ended: Any = None, *, elapsed_
         rows.append(("trainable", humanize.count(started["params_trainable"])))
     if best:
         rows.append((f"best {_short_metric(best.get('name', 'metric'))}", humanize.number(best.get("value"))))
+    perplexity = ((latest_eval or {}).get("metrics") or {}).get("perplexity")
+    if isinstance(perplexity, (int, float)):
+        rows.append(("eval ppl", humanize.number(perplexity)))
     return rows
 
 
