@@ -75,3 +75,26 @@ def test_a_model_dir_without_its_completion_mark_is_not_usable(runs_dir: Path) -
     assert run.trained_model_dir() is None
     (run.model_dir / ".complete").write_text("{}")
     assert run.trained_model_dir() == run.model_dir
+
+
+def test_status_is_typed_keeps_unknown_keys_and_drops_cleared_ones(runs_dir: Path) -> None:
+    from workbench.runstore import RunStatus
+
+    run = FakeRun(runs_dir).run
+    run.status_path.write_text('{"state": "running", "pid": 7, "best": {"name": "f1", "value": 0.5, "step": 3}, "from_a_newer_version": 1}')
+    status = run.read_status()
+    assert isinstance(status, RunStatus) and status.best.name == "f1" and status["best"]["value"] == 0.5
+    assert status.get("from_a_newer_version") == 1  # kept, not understood
+    written = run.write_status(state="failed", kind="oom", pid=None)
+    assert (written.state, written.kind, written.pid) == ("failed", "oom", None)
+    on_disk = __import__("json").loads(run.status_path.read_text())
+    assert "pid" not in on_disk and on_disk["from_a_newer_version"] == 1 and on_disk["best"]["step"] == 3
+
+
+def test_a_live_summary_counts_its_open_segment_up_to_now(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir)  # its pid is this process: alive
+    fake.started()
+    fake.step(10, 0.6)
+    summary = summarize(fake.run)
+    assert summary.state == "running" and summary.extra["step"]["step"] == 10
+    assert summary.duration_at(fake.started_at + 69) == 69
