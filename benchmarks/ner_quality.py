@@ -184,7 +184,7 @@ def tlwb_run(train_file: Path, eval_file: Path, args: argparse.Namespace, runs_d
     from workbench.presets import load_config
     from workbench.runner import launch, wait
 
-    config = load_config("conll2003-local", [
+    config = load_config(str(Path(__file__).parent / "presets" / "conll2003-local.toml"), [
         f"data.train={train_file}", f"data.validation={eval_file}", "method.kind=full",
         f"training.epochs={args.epochs}", f"training.batch_size={args.batch_size}", f"training.learning_rate={args.learning_rate}",
         f"training.warmup_ratio={args.warmup}", f"training.weight_decay={args.weight_decay}", f"training.max_length={args.max_length}",

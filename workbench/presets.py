@@ -24,7 +24,21 @@ from .fsutil import atomic_write_text
 #: Keys whose values may name local files or directories.
 PATH_KEYS = ("model.name", "data.train", "data.validation", "data.test")
 
-SHIPPED_PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+def _shipped_presets_dir() -> Path:
+    """The shipped presets: the `tlwb_presets` package data (the repository's `presets/` folder,
+    installed under that name), found through importlib.resources so a wheel install works from
+    any directory."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("tlwb_presets")))
+    except ModuleNotFoundError:  # run from a source tree that was never installed
+        return Path(__file__).resolve().parent.parent / "presets"
+
+
+SHIPPED_PRESETS_DIR = _shipped_presets_dir()
 
 
 def user_presets_dir() -> Path:

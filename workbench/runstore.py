@@ -216,7 +216,11 @@ class RunDir:
         RunError when another process holds it: a second trainer must not share a run directory."""
         import fcntl
 
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise RunError(f"can't write to run directory {self.path}: {err.strerror}",
+                           "make it writable (or move the run somewhere writable) and try again") from None
         deadline = time.monotonic() + LOCK_WAIT_S  # a reader's probe holds it for microseconds
         while True:
             try:
@@ -285,7 +289,8 @@ class RunDir:
             return status
         alive = self._process_alive(status)
         if alive:
-            if status.state not in ACTIVE_STATES:
+            if status.state not in ACTIVE_STATES and self.is_alive():
+                # Only the lock proves that a trainer took the run up again after it ended.
                 history = self.history()
                 if history.state in ACTIVE_STATES or status.rebuilt:
                     # Resumed (or status unreadable) while the lock says a trainer is at work.

@@ -18,6 +18,8 @@ from workbench.presets import load_config
 from workbench.runner import launch, wait
 from workbench.runstore import RunDir
 
+REPO = Path(__file__).resolve().parents[2]
+
 TLWB = [sys.executable, "-m", "workbench.cli"]
 EVAL_KEYS = {"f1", "precision", "recall", "token_accuracy", "n"}
 SAMPLE_KEYS = {"index", "tokens", "gold", "pred", "gold_entities", "pred_entities", "correct", "confidence"}
@@ -149,7 +151,7 @@ def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path) -> None
 
     train = write_subset(shared_data / "conll2003" / "train.txt", 1000, tmp_path / "train.txt")
     held = write_subset(shared_data / "conll2003" / "valid.txt", 300, tmp_path / "valid.txt")
-    result = tlwb("train", "conll2003-local", "--runs-dir", str(tmp_path / "runs"), "--json",
+    result = tlwb("train", str(REPO / "benchmarks" / "presets" / "conll2003-local.toml"), "--runs-dir", str(tmp_path / "runs"), "--json",
                   "--set", f"data.train={train}", "--set", f"data.validation={held}",
                   "--set", "training.epochs=1", "--set", "training.max_length=64", "--set", "training.batch_size=8",
                   "--set", "training.learning_rate=2e-4")

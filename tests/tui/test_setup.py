@@ -203,15 +203,16 @@ async def test_loading_a_preset_fills_the_form(runs_dir: Path, tiny_preset: Path
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, PickList), what="the preset list")
         names = [path.stem for path in app.screen.values]
-        await pilot.press(*["down"] * names.index("sst2-local-minilm"), "enter")
+        await pilot.press(*["down"] * names.index("sst2-minilm-lora"), "enter")
         await wait_for(pilot, lambda: app.screen is screen, what="back on Setup")
         assert field(screen, "model.name").value == "sentence-transformers/all-MiniLM-L6-v2"
-        assert field(screen, "data.train").value.endswith("shared/data/sst2/train.tsv")
+        assert field(screen, "data.train").value == "stanfordnlp/sst2:train"
         assert field(screen, "training.batch_size").value == "32"
         assert field(screen, "training.max_length").value == "128"
         assert field(screen, "training.learning_rate").value == "0.0005"
         assert field(screen, "method.r").value == "8"
-        assert screen.build_config().data.label_names == ["negative", "positive"]  # kept though not a field
+        config = screen.build_config()
+        assert (config.data.text_column, config.data.validation) == ("sentence", "stanfordnlp/sst2:validation")  # kept
 
 
 async def test_saving_a_preset_never_overwrites_silently(runs_dir: Path, tiny_preset: Path, user_presets: Path) -> None:
