@@ -7,8 +7,12 @@ that is not in the declared encoding (we name the likely one), a wrong delimiter
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -34,8 +38,29 @@ MAX_LINE_CHARS = 1_000_000
 SNIFF_BYTES = 64 * 1024
 
 
+#: Suffixes that make a name a file, never a hub id (`data/missing.csv`, `reviews.tsv.gz`).
+FILE_SUFFIXES = frozenset(EXTENSION_FORMATS) | {".txt", ".gz", ".bz2", ".xz", ".zst", ".zip", ".arrow", ".xlsx", ".xls", ".tab"}
+
+#: Cells that mean "no value" in exported spreadsheets and dataframes (compared case-insensitively).
+MISSING_MARKERS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "null", "none", "nil", "<na>"})
+
+#: A label column with more distinct values than this, some of them fractional, looks continuous.
+CONTINUOUS_DISTINCT = 20
+
+
+def looks_like_file(source: str) -> bool:
+    """A name that can only be a file path: `./x`, `/x`, `~/x`, a backslash, more than one `/`,
+    or a data-file suffix. Only `name` and `org/name` shapes may be hub ids."""
+    name = source.split("::")[0]
+    if name.startswith(("hf://", "http://", "https://")):
+        return False
+    if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1:
+        return True
+    return any(suffix.lower() in FILE_SUFFIXES for suffix in Path(name).suffixes)
+
+
 def is_local(source: str) -> bool:
-    return Path(source.split("::")[0]).expanduser().exists() or source.startswith((".", "/", "~"))
+    return Path(source.split("::")[0]).expanduser().exists() or looks_like_file(source)
 
 
 def split_hub_source(source: str, default_split: str) -> tuple[str, str]:
@@ -76,6 +101,7 @@ def read_checked(path: Path, encoding: str | None) -> tuple[str, str]:
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"data file {path} is empty", "point data.* at a file with a header and rows")
+    check_not_binary(raw, path, encoding)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
@@ -87,6 +113,140 @@ def read_checked(path: Path, encoding: str | None) -> tuple[str, str]:
     except LookupError:
         raise DataError(f"unknown encoding '{encoding}'", "use a Python codec name such as utf-8, cp1252 or latin-1") from None
     return text, encoding
+
+
+def check_not_binary(raw: bytes, path: Path, encoding: str) -> None:
+    """A NUL byte in a file declared as 8-bit text means it is not a text data file at all (an
+    image, a zip, a model file); no encoding will make it one."""
+    if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32")):
+        return
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return  # UTF-16 with a BOM: the decode below names the encoding
+    nul = raw.find(b"\x00", 0, SNIFF_BYTES)
+    if nul >= 0:
+        raise DataError(
+            f"{path.name} looks binary (a NUL byte at offset {nul}), not a text data file",
+            "check that data.train (or validation/test) points at the data file: csv, tsv, json, jsonl, parquet or conll",
+        )
+
+
+def check_json_lines(text: str, path: Path) -> None:
+    """Each non-blank line one JSON object; a bad last line is called what it usually is: cut off."""
+    lines = text.split("\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        number = index + 1
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            if index == last:
+                raise DataError(
+                    f"line {number} of {path.name} is cut off (not valid JSON: {err.msg} at column {err.colno}); "
+                    "an interrupted write leaves such a last line",
+                    f"delete line {number} (e.g. head -n {number - 1} {path.name} > fixed.jsonl) and point data.* at the result",
+                ) from None
+            raise DataError(
+                f"line {number} of {path.name} is not valid JSON: {err.msg} at column {err.colno}",
+                f"fix line {number}: each line must be one JSON object",
+            ) from None
+        if not isinstance(value, dict):
+            raise DataError(
+                f"line {number} of {path.name} is a JSON {type(value).__name__}, not an object with named fields",
+                f"fix line {number}: each line must be one JSON object like {{\"text\": …, \"label\": …}}",
+            )
+
+
+def check_field_counts(text: str, path: Path, delimiter: str) -> None:
+    """Every CSV row as wide as the first (the header): a row with a different delimiter or an
+    unquoted delimiter otherwise reaches the label check as "empty label" or pandas as noise."""
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
+    width = None
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if width is None:
+            width = len(row)
+            continue
+        if len(row) != width:
+            _raise_field_count(path, reader.line_num, row, width, delimiter)
+
+
+def _raise_field_count(path: Path, line: int, row: list[str], width: int, delimiter: str) -> None:
+    joined = delimiter.join(row)
+    other = next((d for d in ",;\t|" if d != delimiter and len(joined.split(d)) == width), None)
+    shown = "\\t" if delimiter == "\t" else delimiter
+    if other is not None:
+        other_shown = "\\t" if other == "\t" else other
+        raise DataError(
+            f"line {line} of {path.name} is separated by {other_shown!r} where the rest of the file uses {shown!r}",
+            f"use one delimiter throughout the file ({shown!r}); fix line {line} and any others like it",
+        )
+    raise DataError(
+        f"line {line} of {path.name} has {len(row)} fields where the header has {width} (delimiter {shown!r})",
+        f"fix line {line}: quote fields that contain {shown!r}, or set data.delimiter",
+    )
+
+
+def check_label_cells(raw: list[Any], source: str, column: str) -> None:
+    """The cells of a label column are single, present, categorical values.
+
+    Refuses lists (multi-label data), the usual missing-value markers (blank, NaN, NA, null, None,
+    N/A) and a column that looks continuous (regression data), each naming file, row and column.
+    """
+    name = Path(source).name or source
+    for row, value in enumerate(raw, start=1):
+        if isinstance(value, (list, tuple, dict)):
+            kind = "objects" if isinstance(value, dict) else "lists"
+            raise DataError(
+                f"column '{column}' of {name} holds {kind} (row {row}: {str(value)[:40]}), not one label per row",
+                f"tlwb trains single-label classifiers: give one label per row, or set data.label_column to another column",
+            )
+    missing = [row for row, value in enumerate(raw, start=1) if is_missing_label(value)]
+    if missing:
+        examples = sorted({repr(raw[row - 1]) if raw[row - 1] is not None else "empty" for row in missing[:50]})[:3]
+        raise DataError(
+            f"{len(missing)} rows of {name} have an empty or missing label in column '{column}' "
+            f"({', '.join(examples)}; first at row {missing[0]})",
+            "drop or fix those rows, or check data.label_column (a real class named like a missing value must be renamed)",
+        )
+    _refuse_continuous(raw, name, column)
+
+
+def is_missing_label(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and (not value.strip() or value.strip().lower() in MISSING_MARKERS)
+
+
+def _refuse_continuous(raw: list[Any], name: str, column: str) -> None:
+    numbers = [_as_number(value) for value in raw]
+    if any(number is None for number in numbers):
+        return
+    distinct = set(numbers)
+    fractional = sorted(n for n in distinct if not float(n).is_integer())
+    if len(distinct) > CONTINUOUS_DISTINCT and fractional:
+        examples = ", ".join(f"{n:g}" for n in fractional[:: max(1, len(fractional) // 3)][:3])
+        raise DataError(
+            f"column '{column}' of {name} looks continuous ({len(distinct)} distinct numbers such as {examples}), "
+            "not a set of classes",
+            "regression is not supported: bin the values into a few classes, or set data.label_column to a categorical column",
+        )
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) and value.strip() else None
+    except ValueError:
+        return None
 
 
 def check_line_lengths(text: str, path: Path) -> None:
@@ -136,7 +296,8 @@ def load_local(path: Path, data: DataConfig, task: str):
     if path.is_dir():
         raise DataError(f"{path} is a directory", "point data.train at a file (csv, tsv, json, jsonl, parquet, conll)")
     if not path.is_file():
-        raise DataError(f"data file {path} does not exist", "check the path (relative paths in a preset are relative to the preset file)")
+        where = "" if path.is_absolute() else f" (looked in {Path.cwd()})"
+        raise DataError(f"data file {path} does not exist{where}", "check the path (relative paths in a preset are relative to the preset file)")
     fmt = detect_format(path, data, task)
     if fmt == "parquet":
         return _load_with(datasets, "parquet", path)
@@ -147,6 +308,8 @@ def load_local(path: Path, data: DataConfig, task: str):
         from .conll import read_conll
 
         return read_conll(path, encoding)
+    if fmt == "jsonl" or (fmt == "json" and not _is_one_json_document(text)):
+        check_json_lines(text, path)
     if fmt in {"json", "jsonl"}:
         return _load_with(datasets, "json", path, encoding=encoding)
     if fmt == "lines":
@@ -155,6 +318,7 @@ def load_local(path: Path, data: DataConfig, task: str):
     if data.header and len(text.strip().split("\n", 1)) < 2:
         raise DataError(f"{path.name} has a header but no rows", "point data.* at a file with data rows")
     delimiter = data.delimiter or sniff_delimiter(path, encoding, fmt)
+    check_field_counts(text, path, delimiter)
     kwargs: dict[str, Any] = {"sep": delimiter, "encoding": encoding, "keep_default_na": False}
     if delimiter == "\t":
         kwargs["quoting"] = csv.QUOTE_NONE  # GLUE-style TSV: quotes are text, not quoting
@@ -176,9 +340,34 @@ def load_local(path: Path, data: DataConfig, task: str):
     return dataset
 
 
+def _is_one_json_document(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def quiet_loading():
+    """No library chatter on stderr while `datasets` loads: its logger, progress bars and anything
+    pyarrow or pandas print. Our own one-line error is what the user sees."""
+    loggers = [logging.getLogger(name) for name in ("datasets", "fsspec", "filelock")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def _load_with(datasets: Any, builder: str, path: Path, **kwargs: Any):
     try:
-        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        with quiet_loading():
+            return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as err:  # the loaders raise many types; all mean "can't parse this file"
         cause = err.__cause__ or err
         text = " ".join(str(cause).split())[:160]
@@ -190,7 +379,8 @@ def load_hub(source: str, data: DataConfig, default_split: str):
 
     name, split = split_hub_source(source, default_split)
     try:
-        return datasets.load_dataset(name, data.subset, split=split)
+        with quiet_loading():
+            return datasets.load_dataset(name, data.subset, split=split)
     except ValueError as err:
         text = " ".join(str(err).split())[:160]
         raise DataError(f"hub dataset '{name}' has no split or config like that: {text}", "check data.subset and the :split suffix") from None
@@ -199,8 +389,10 @@ def load_hub(source: str, data: DataConfig, default_split: str):
 
         if hub_offline():
             raise DataError(
-                f"dataset '{name}' is not in the local cache and HF_HUB_OFFLINE is set",
-                "unset HF_HUB_OFFLINE to download it, or point data.train at a local file",
+                f"no file {name} here ({Path(name).absolute()}) and no dataset '{name}' in the local Hugging Face cache "
+                "(HF_HUB_OFFLINE is set)",
+                "check the path (relative paths in a preset are relative to the preset file), "
+                "or unset HF_HUB_OFFLINE to download it from the hub",
             ) from None
         text = " ".join(str(err).split())[:160]
         raise DataError(f"can't load dataset '{name}': {text}", "check the dataset id and the network, or use a local file") from None

@@ -30,6 +30,12 @@ ADAM_STATE_BYTES = 8
 TRUNCATION_HINT = "raise training.max_length, or drop or shorten the longest rows"
 #: Rows tokenised to measure lengths before training (all of them up to this many).
 LENGTH_SAMPLE_ROWS = 20_000
+#: What to look at when a check fails in a way tlwb doesn't recognise (never "skip the check").
+CHECK_HINTS = {
+    "model": "check model.name and that its folder holds a complete save_pretrained model",
+    "data": "check the data files and data.format, data.text_column and data.label_column",
+    "token lengths": "check the data layout (data.chat_format and its columns)",
+}
 
 
 @dataclass
@@ -117,8 +123,8 @@ def _check(report: PreflightReport, what: str, check: Callable[[], Any]) -> Any:
         first = (str(err).splitlines() or [""])[0][:160]
         report.errors.append(
             WorkbenchError(
-                f"pre-flight check of the {what} failed: {type(err).__name__}: {first}",
-                "fix the cause, or skip pre-flight with --no-preflight to see the training process's own error",
+                f"pre-flight could not check the {what}: {type(err).__name__}: {first}",
+                CHECK_HINTS.get(what, "check that setting in the preset; if it looks right, report this as a tlwb bug"),
                 kind="preflight",
             )
         )
@@ -129,21 +135,25 @@ def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
     from .models import inspect_model, load_model_config, load_tokenizer, resolve_model_source
     from .tasks import get_task
 
+    from .model_checks import check_custom_code, check_model_folder
+
     task = get_task(config.task)
     source = resolve_model_source(config.model)
+    check_custom_code(source, config.model.name, config.model.trust_remote_code, config.model.revision)
     model_config = load_model_config(source, config.model)
     problems: list[WorkbenchError] = []
     tokenizer = info = None
+    if Path(source).is_dir() and not config.model.gguf_file:
+        try:
+            check_model_folder(Path(source))
+        except WorkbenchError as err:
+            problems.append(err)
     try:
         tokenizer = load_tokenizer(source, config.model)
     except WorkbenchError as err:
         problems.append(err)
     try:
         info = inspect_model(config.model, config.method, task.auto_model, task.peft_task_type)
-    except WorkbenchError as err:
-        problems.append(err)
-    try:
-        check_pickled_weights(source)
     except WorkbenchError as err:
         problems.append(err)
     if problems:
@@ -156,25 +166,10 @@ def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
 
 
 def check_pickled_weights(source: str) -> None:
-    """A local model with only pickled weights (`*.bin`, no safetensors): refuse it if the pickle
-    names anything but tensors. Reads the pickle's opcodes, never its tensors or its code."""
-    from .errors import ModelError
+    """A local model's pickled weights may hold only tensors (see `model_checks.check_pickled_weights`)."""
+    from .model_checks import check_pickled_weights as check
 
-    folder = Path(source)
-    if not folder.is_dir() or any(folder.glob("*.safetensors")):
-        return
-    from torch.serialization import get_unsafe_globals_in_checkpoint
-
-    for weights in sorted(folder.glob("*.bin")):
-        try:
-            unsafe = get_unsafe_globals_in_checkpoint(str(weights))
-        except Exception:  # not a torch checkpoint at all: loading will say so
-            continue
-        if unsafe:
-            raise ModelError(
-                f"{weights.name} in {folder} holds code, not just tensors ({', '.join(unsafe[:3])}); tlwb won't load it",
-                "use a copy of the model saved as safetensors (save_pretrained writes model.safetensors)",
-            )
+    check(Path(source))
 
 
 def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
@@ -263,7 +258,9 @@ def _check_runs_dir(runs_dir: Path, config: RunConfig, model: _Model | None, rep
         raise RunError(f"runs directory {runs_dir} is not writable", "fix its permissions or choose another with --runs-dir")
     if model is None:
         return
-    needed = estimate_disk_bytes(model.info.params, config)
+    from .fsutil import checkpoint_extra_bytes
+
+    needed = estimate_disk_bytes(model.info.params, config, checkpoint_extra_bytes(model.info.source))
     free = shutil.disk_usage(existing).free
     report.facts.update(disk_needed_bytes=needed, disk_free_bytes=free)
     if needed > free:
@@ -293,15 +290,17 @@ def _can_write_in(folder: Path) -> bool:
         return False
 
 
-def estimate_disk_bytes(params: Any, config: RunConfig) -> int:
+def estimate_disk_bytes(params: Any, config: RunConfig, extra_per_save: int = 0) -> int:
     """Checkpoints kept (plus the one being written before pruning) and the final model, in fp32.
 
     A LoRA checkpoint holds only the adapter; full and head checkpoints hold the whole model. Each
-    also holds the Adam moments of the trainable parameters.
+    also holds the Adam moments of the trainable parameters, and `extra_per_save` (the tokenizer
+    files, scheduler, rng state, trainer state: `fsutil.checkpoint_extra_bytes`), which the final
+    model holds too.
     """
     saved = params.trainable if config.method.kind == "lora" else params.total
-    checkpoint = saved * 4 + params.trainable * ADAM_STATE_BYTES
-    return int(checkpoint * (config.training.save_total_limit + 1) + saved * 4)
+    checkpoint = saved * 4 + params.trainable * ADAM_STATE_BYTES + extra_per_save
+    return int(checkpoint * (config.training.save_total_limit + 1) + saved * 4 + extra_per_save)
 
 
 def precision_bytes(precision: str) -> int:

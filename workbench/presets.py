@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .config import RunConfig
+from .data import looks_like_file
 from .errors import ConfigError
 from .fsutil import atomic_write_text
 
@@ -84,6 +85,8 @@ def find_preset(name_or_path: str) -> Path:
     for info in presets:
         if info.name == name_or_path:
             return info.path
+    if candidate.is_dir():
+        raise ConfigError(f"{name_or_path} is a directory, not a preset file", "give the path of a .toml preset file, or a name from `tlwb presets`")
     names = [info.name for info in presets]
     close = difflib.get_close_matches(name_or_path, names, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"run `tlwb presets` to list them ({', '.join(names) or 'none found'})"
@@ -189,7 +192,7 @@ def _absolutize(value: str, folder: Path) -> str:
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = folder / path
-    if path.exists() or value.startswith((".", "/", "~")):
+    if path.exists() or value.startswith((".", "/", "~")) or looks_like_file(value):
         return str(path.resolve())
     return value
 

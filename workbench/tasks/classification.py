@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from ..config import DataConfig, RunConfig
-from ..data import load_source, load_splits
+from ..data import check_label_cells, load_source, load_splits
 from ..errors import DataError
 from ..metrics import classification_report
 from .base import EvalResult, Prepared
@@ -146,6 +146,7 @@ class TextClassification:
                 raise DataError(f"the {role} data has no column '{missing[0]}'", "give every split the same columns")
             source = getattr(config.data, role) or config.data.train
             raw = dataset[label]
+            check_label_cells(raw, source, label)
             if role == "train":
                 state["encoder"] = LabelEncoder.learn(raw, config.data.label_names, source)
             ids = state["encoder"].encode(raw, source)
