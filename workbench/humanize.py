@@ -62,9 +62,20 @@ def timestamp(value: float | None) -> str:
     return dt.datetime.fromtimestamp(value).strftime("%m-%d %H:%M")
 
 
+#: Folder names that say nothing about the model inside: `short_model` keeps their parent.
+GENERIC_MODEL_FOLDERS = frozenset({"model", "models", "adapter", "final", "merged", "output", "outputs", "best", "export", "weights", "hf"})
+
+
 def short_model(name: str) -> str:
-    """`sentence-transformers/all-MiniLM-L6-v2` -> `all-MiniLM-L6-v2`; a path -> its folder name."""
-    return name.rstrip("/").split("/")[-1] or name
+    """`sentence-transformers/all-MiniLM-L6-v2` -> `all-MiniLM-L6-v2`; a path -> its folder name,
+    with its parent when the folder's name says nothing (`…/sst2-run/model` -> `sst2-run/model`)."""
+    parts = [part for part in name.rstrip("/").split("/") if part]
+    if not parts:
+        return name
+    last = parts[-1]
+    if len(parts) > 1 and (last.lower() in GENERIC_MODEL_FOLDERS or last.startswith("checkpoint-")):
+        return f"{parts[-2]}/{last}"
+    return last
 
 
 def short_data(source: str) -> str:

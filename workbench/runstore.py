@@ -14,6 +14,7 @@ status.json is rebuilt from the events too.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import RunError
-from .events import BaseEvent, BestMetric, Readable, parse_lines, read_events, to_json
+from .events import BaseEvent, BestMetric, Readable, parse_lines, read_events
 from .fsutil import atomic_write_json
 from .history import RunHistory
 
@@ -35,6 +36,8 @@ ACTIVE_STATES = frozenset({"starting", "running"})
 LAUNCH_GRACE_S = 30
 #: How long a training process waits for a reader's momentary probe of the lock to pass.
 LOCK_WAIT_S = 3.0
+#: Space a training process sets aside to write its end on a full disk (`RunDir.reserve_space`).
+RESERVE_BYTES = 256 * 1024
 
 
 class RunStatus(Readable, BaseModel):
@@ -207,8 +210,66 @@ class RunDir:
         data = {key: value for key, value in data.items() if value is not None}
         data["updated_at"] = time.time()
         status = RunStatus.model_validate(json.loads(json.dumps(data, default=_plain)))
-        atomic_write_json(self.status_path, status.to_json())
+        try:
+            atomic_write_json(self.status_path, status.to_json())
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not self.release_reserve():
+                raise
+            atomic_write_json(self.status_path, status.to_json())  # the reserve's space is free now
         return status
+
+    # -- space for the run's last words -------------------------------------------------------
+    reserve_path = property(lambda self: self.path / ".reserve")
+
+    def reserve_space(self, size: int = RESERVE_BYTES) -> bool:
+        """Set aside `size` bytes in the run directory (a pre-allocated file) so that the run's
+        end (an event and status.json) can be written when the disk fills up mid-run; the
+        training process releases it just before writing its terminal state. False when the
+        space isn't there to take (the run goes on without it)."""
+        try:
+            fd = os.open(self.reserve_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        except OSError:
+            return False
+        try:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as err:
+                if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                os.pwrite(fd, b"\0" * size, 0)  # a filesystem without fallocate: real blocks
+            os.fsync(fd)
+            return True
+        except OSError:
+            os.close(fd)
+            fd = -1
+            self.reserve_path.unlink(missing_ok=True)
+            return False
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def release_reserve(self) -> bool:
+        """Give the reserved space back (see `reserve_space`); True if there was some."""
+        try:
+            self.reserve_path.unlink()
+            return True
+        except OSError:
+            return False
+
+    def check_writable(self) -> None:
+        """RunError (one line) unless files can really be created in the run directory: the
+        permission bits say yes to root even on a read-only mount, so this tries."""
+        import tempfile
+
+        try:
+            with tempfile.TemporaryFile(dir=self.path, prefix=".probe."):
+                pass
+        except OSError as err:
+            raise RunError(f"can't write to run directory {self.path}: {err.strerror or err}",
+                           "make it writable (or copy the run somewhere writable and give that path) and try again") from None
+        if not os.access(self.path, os.W_OK):
+            raise RunError(f"can't write to run directory {self.path}: permission denied",
+                           "make it writable (or copy the run somewhere writable and give that path) and try again")
 
     # -- liveness -----------------------------------------------------------------------------
     def hold_lock(self) -> RunLock:
@@ -374,6 +435,10 @@ def reconcile(run: RunDir, status: RunStatus) -> RunStatus:
                                          "last_event_at": implied.last_event_at})
     last = history.last_event_time or status.updated_at
     when = dt.datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M:%S") if last else "unknown"
+    cause = vanished_cause(run, status, history)
+    if cause is not None:
+        kind, message, hint = cause
+        return status.model_copy(update={"state": "failed", "kind": kind, "last_event_at": last, "message": message, "hint": hint})
     return status.model_copy(update={
         "state": "failed",
         "kind": "vanished",
@@ -381,6 +446,61 @@ def reconcile(run: RunDir, status: RunStatus) -> RunStatus:
         "message": f"the training process is gone (last event {when}); it was killed or the machine restarted",
         "hint": f"run `tlwb resume {run.id}` to continue from the last checkpoint",
     })
+
+
+#: What train.log says when the process died of a full disk before it could report it.
+DISK_FULL_MARKERS = ("No space left on device", "Disk quota exceeded", "unexpected pos", "file write failed",
+                     "PytorchStreamWriter failed")
+_CAUSES: dict[tuple[Path, int | None, float | None], tuple[str, str, str] | None] = {}
+
+
+def vanished_cause(run: RunDir, status: RunStatus, history: RunHistory) -> tuple[str, str, str] | None:
+    """Why a run's process is gone without a word, when the machine can tell: the kernel's OOM
+    killer (kind `oom`), or a full disk its log reports (kind `disk`). Remembered per process:
+    the Runs screen asks every few seconds."""
+    key = (run.path, status.pid, status.pid_start)
+    if key not in _CAUSES:
+        _CAUSES[key] = _oom_killed(run, status, history) or _disk_full_in_log(run)
+    return _CAUSES[key]
+
+
+def _oom_killed(run: RunDir, status: RunStatus, history: RunHistory) -> tuple[str, str, str] | None:
+    from .devices import kernel_says_oom_killed, oom_hint_for, oom_kill_count
+
+    recorded = status.get("oom_kills")
+    count = oom_kill_count() if recorded is not None else None
+    by_log = bool(status.pid) and kernel_says_oom_killed(status.pid)
+    if not by_log and not (count is not None and count > recorded):
+        return None
+    step = history.last_step
+    seen = step.memory_bytes if step is not None else None
+    try:
+        hint = oom_hint_for(run.config().training, seen=seen)
+    except Exception:  # a broken config.toml: the generic advice
+        hint = "lower training.batch_size or training.max_length, or use method.kind = lora"
+    evidence = "the kernel log records it" if by_log else "the container's oom_kill count rose while it ran"
+    return ("oom", f"out of memory: the kernel's OOM killer ended the training process ({evidence})", hint)
+
+
+def _disk_full_in_log(run: RunDir) -> tuple[str, str, str] | None:
+    import shutil
+
+    from .humanize import bytes_
+
+    try:
+        with run.log_path.open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 64 * 1024))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if not any(marker in tail for marker in DISK_FULL_MARKERS):
+        return None
+    try:
+        free = f" ({bytes_(shutil.disk_usage(run.path).free)} free now)"
+    except OSError:
+        free = ""
+    return ("disk", f"the disk filled up: the training process stopped while writing to {run.path} (see {run.log_path.name})",
+            f"free space on the disk holding {run.path.parent}{free}, then `tlwb resume {run.id}`")
 
 
 def _plain(value: Any) -> Any:
@@ -453,6 +573,9 @@ class RunSummary:
     extra: dict[str, Any] = field(default_factory=dict)
     closed_s: float = 0.0  # training time of the segments that ended
     open_since: float | None = None  # start of the segment still training (a live run)
+    name: str = ""  # the run's name (config `name`)
+    model_label: str = ""  # a recognisable model name (`run_summary.model_label`), for display
+    diagnostics: list[dict[str, str]] = field(default_factory=list)  # [{kind, message, hint}]
 
     def duration_at(self, now: float) -> float | None:
         """Training time as of `now` (a live run's clock keeps going)."""
@@ -462,37 +585,11 @@ class RunSummary:
 
 
 def summarize(run: RunDir) -> RunSummary:
-    status = run.status()
-    history = run.history()
-    summary = RunSummary(id=run.id, path=run.path, state=status.state)
-    try:
-        config = run.config()
-    except Exception:  # a broken config.toml must not hide the run from the list
-        summary.message = "config.toml is unreadable"
-    else:
-        summary.task = config.task
-        summary.model = config.model.name
-        summary.data = config.data.train
-        summary.method = config.method.kind
-    first = history.first_started
-    summary.started_at = status.started_at or (first.time if first else None) or status.created_at
-    live = summary.state in ACTIVE_STATES
-    summary.duration_s = history.training_seconds(time.time() if live else None)
-    if history.segments:
-        last = history.segments[-1]
-        summary.closed_s = sum(segment.seconds() for segment in history.segments[:-1])
-        if live and last.open:
-            summary.open_since = last.started.time
-        else:
-            summary.closed_s += last.seconds()
-    best = history.best or status.best
-    if best is not None:
-        summary.best_metric, summary.best_value = best.name, best.value
-    summary.message = status.message or summary.message
-    summary.hint = status.hint or ""
-    if live and history.last_step is not None:
-        summary.extra["step"] = to_json(history.last_step)  # plain data: `tlwb runs --json` prints it
-    return summary
+    """What the runs table shows for one run, read from its `summary.json` (`workbench.run_summary`,
+    rebuilt from the events when stale), so listing costs O(runs), not O(events)."""
+    from .run_summary import summarize as from_summary
+
+    return from_summary(run)
 
 
 def list_runs(runs_dir: Path) -> list[RunDir]:
@@ -505,17 +602,19 @@ def list_runs(runs_dir: Path) -> list[RunDir]:
 
 
 def resolve_run(arg: str | Path, runs_dir: Path | None = None) -> RunDir:
-    """A run from a directory path, a run id under `runs_dir`, or a unique id prefix."""
+    """A run from a directory path, a run id under `runs_dir`, or any unique part of a run id
+    (a prefix, a suffix or a middle part such as the time `224303`)."""
     runs_dir = Path(runs_dir or default_runs_dir())
     path = Path(arg).expanduser()
     for candidate in (path, runs_dir / str(arg)):
         if (candidate / "config.toml").is_file():
             return RunDir(candidate)
-    matches = [run for run in list_runs(runs_dir) if run.id.startswith(str(arg)) or run.id.endswith(str(arg))]
+    matches = [run for run in list_runs(runs_dir) if str(arg) in run.id] if str(arg) else []
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise RunError(f"'{arg}' matches {len(matches)} runs", "give more of the run id (see `tlwb runs`)")
+        shown = ", ".join(run.id for run in matches[:3]) + (", …" if len(matches) > 3 else "")
+        raise RunError(f"'{arg}' matches {len(matches)} runs: {shown}", "give more of the run id (see `tlwb runs`)")
     raise RunError(f"no run '{arg}' in {runs_dir}", "give a run directory or an id from `tlwb runs` (or set --runs-dir)")
 
 

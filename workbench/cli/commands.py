@@ -13,11 +13,31 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 from rich.console import Console
 from rich.table import Table
 
 from .. import humanize
 from ..errors import WorkbenchError
+
+def _without_flag_types(command: Any, ctx: Any) -> None:
+    """Flags take no value: show no `<bool>` type next to them (nor next to --help)."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+class _Command(TyperCommand):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _without_flag_types(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+class _Group(TyperGroup):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _without_flag_types(self, ctx)
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
     name="tlwb",
@@ -26,7 +46,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    cls=_Group,
 )
+
+
+def command(*args: Any, **kwargs: Any) -> Any:
+    """`app.command` with flags shown without a type (`_Command`)."""
+    return app.command(*args, cls=_Command, **kwargs)
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -68,7 +95,7 @@ def main_callback(
     run_app(runs_dir=_runs_dir(runs_dir), preset=preset, run=run)
 
 
-@app.command()
+@command()
 def train(
     preset: Annotated[str, typer.Argument(help="Preset name or path to a .toml file.")],
     overrides: SetOption = None,
@@ -126,7 +153,7 @@ def _print_problem(label: str, style: str, problem: WorkbenchError) -> None:
         err_console.print(f"  [dim]hint:[/] {escape(problem.hint)}", soft_wrap=True)
 
 
-@app.command()
+@command()
 def resume(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
     runs_dir: RunsDirOption = None,
@@ -145,7 +172,7 @@ def resume(
                    background=f"resumed [bold]{target.id}[/] {origin}", foreground=f"resuming [bold]{target.id}[/] {origin}")
 
 
-@app.command()
+@command()
 def attach(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None) -> None:
     """Show a run's history so far and follow it live until it ends (Ctrl-C detaches)."""
     target = _resolve(run, runs_dir)
@@ -153,7 +180,7 @@ def attach(run: Annotated[str, typer.Argument(help="Run id or directory.")], run
     _follow_to_end(target, detach_on_interrupt=True)
 
 
-@app.command()
+@command()
 def cancel(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None) -> None:
     """Stop a running run cleanly: a checkpoint is saved and its state becomes `cancelled`."""
     from ..errors import RunError
@@ -209,7 +236,7 @@ def _warn_about(config: Any) -> None:
         )
 
 
-@app.command("eval")
+@command("eval")
 def evaluate(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
     data: Annotated[Path, typer.Option("--data", help="A labelled file with the run's columns.")],
@@ -231,7 +258,7 @@ def evaluate(
         console.print(table)
 
 
-@app.command()
+@command()
 def predict(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; read from stdin when none.")] = None,
@@ -257,7 +284,7 @@ def predict(
     console.print(prediction_table(results))
 
 
-@app.command()
+@command()
 def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     """List runs: state, task, model, data, method, best metric, duration."""
     from dataclasses import asdict
@@ -275,10 +302,10 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
         return
     from .report import runs_table
 
-    console.print(runs_table(summaries, title=f"{directory} · {len(summaries)} runs"))
+    console.print(runs_table(summaries, title=f"{directory} · {len(summaries)} runs", width=console.width))
 
 
-@app.command()
+@command()
 def show(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     """Everything about one run: config, status, last metrics."""
     from ..runinfo import run_details
@@ -292,7 +319,7 @@ def show(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_
     show_run(console, payload)
 
 
-@app.command()
+@command()
 def export(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
     out_dir: Annotated[Optional[Path], typer.Argument(help="Folder to write (created; must be empty unless --force).", show_default=False)] = None,
@@ -326,7 +353,7 @@ def export(
         console.print("load it with peft (see README.md there), or export with --merge for a plain transformers model")
 
 
-@app.command()
+@command()
 def presets(as_json: JsonOption = False) -> None:
     """List shipped and user presets with their descriptions."""
     from ..presets import list_presets

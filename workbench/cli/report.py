@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import humanize
 from ..runstore import RunSummary
@@ -13,29 +14,74 @@ from ..runstore import RunSummary
 STATE_STYLES = {"running": "cyan", "starting": "cyan", "finished": "green", "failed": "red", "cancelled": "yellow"}
 
 
-def runs_table(summaries: list[RunSummary], title: str = "") -> Table:
-    """One row per run. The run id (it starts with the date and time) and the state are never
-    cut; the task column appears only when runs of several tasks are listed, to fit 80 columns."""
-    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False, padding=(0, 1), collapse_padding=True)
+#: Shown after the state of a run that diagnostics flag (see `tlwb show RUN`).
+DIAGNOSIS_MARK = "⚠"
+
+
+def runs_table(summaries: list[RunSummary], title: str = "", width: int = 80) -> Text:
+    """One line per run, fitted to `width` columns (the terminal's). The run id (it starts with
+    the date and time), state, method, best and time are never cut; name, model and data share
+    what is left, cut with … only when it is too little. The task column appears only when runs
+    of several tasks are listed. Plain `Text` lines, not a rich `Table`: a thousand runs print in
+    a fraction of a second."""
     show_task = len({s.task for s in summaries}) > 1
-    table.add_column("run", no_wrap=True, min_width=max((len(s.id) for s in summaries), default=10))
-    table.add_column("state", no_wrap=True, min_width=9)
-    if show_task:
-        table.add_column("task", no_wrap=True, min_width=3)
-    table.add_column("model", max_width=11, overflow="ellipsis", no_wrap=True)
-    table.add_column("data", max_width=9, overflow="ellipsis", no_wrap=True)
-    table.add_column("method", no_wrap=True, min_width=6)
-    table.add_column("best", justify="right", no_wrap=True, min_width=5)
-    table.add_column("time", justify="right", no_wrap=True, min_width=6)
-    for s in summaries:
-        style = STATE_STYLES.get(s.state, "")
-        task = ["ner" if s.task == "token-classification" else "cls"] if show_task else []
-        best = f"{s.best_value:.3f}" if s.best_value is not None else "—"
-        table.add_row(
-            s.id, f"[{style}]{s.state}[/]", *task, humanize.short_model(s.model), humanize.short_data(s.data),
-            s.method, best, humanize.duration(s.duration_s),
-        )
-    return table
+    headers = ["run", "state", *(["task"] if show_task else []), "name", "model", "data", "method", "best", "time"]
+    rows = [_run_row(s, show_task) for s in summaries]
+    natural = [max([len(h)] + [len(row[i][0]) for row in rows]) for i, h in enumerate(headers)]
+    flexible = [headers.index(name) for name in ("name", "model", "data")]
+    fixed = sum(w for i, w in enumerate(natural) if i not in flexible) + len(headers) - 1
+    shares = share_width(max(0, width - fixed), [natural[i] for i in flexible])
+    widths = [shares[flexible.index(i)] if i in flexible else w for i, w in enumerate(natural)]
+    right = {headers.index("best"), headers.index("time")}
+    lines = [Text(title)] if title else []
+    lines.append(_line([(h, "bold") for h in headers], widths, right))
+    lines += [_line(row, widths, right) for row in rows]
+    return Text("\n").join(lines)
+
+
+def _line(cells: list[tuple[str, str]], widths: list[int], right: set[int]) -> Text:
+    line = Text(no_wrap=True, overflow="crop")
+    for i, ((text, style), width) in enumerate(zip(cells, widths)):
+        if len(text) > width:
+            text = text[: max(0, width - 1)] + "…"
+        padded = text.rjust(width) if i in right else text.ljust(width)
+        if i:
+            line.append(" ")
+        line.append(padded, style=style)
+    return line.rstrip() or line
+
+
+def _run_row(s: RunSummary, show_task: bool) -> list[tuple[str, str]]:
+    """(text, style) per column."""
+    task = [("ner" if s.task == "token-classification" else "gen" if s.task == "text-generation" else "cls", "")] if show_task else []
+    best = f"{s.best_value:.3f}" if s.best_value is not None else "—"
+    state = f"{s.state} {DIAGNOSIS_MARK}" if s.diagnostics else s.state
+    return [
+        (s.id, ""), (state, STATE_STYLES.get(s.state, "")), *task, (s.name or "—", ""), (model_cell(s), ""),
+        (humanize.short_data(s.data), ""), (s.method, ""), (best, ""), (humanize.duration(s.duration_s), ""),
+    ]
+
+
+def share_width(available: int, wanted: list[int], minimum: int = 4) -> list[int]:
+    """Split `available` columns among columns that want `wanted` widths: each gets what it wants
+    when all fit; otherwise the narrow ones keep theirs and the wide ones share the rest evenly
+    (never below `minimum`)."""
+    if sum(wanted) <= available:
+        return list(wanted)
+    shares = [min(w, minimum) for w in wanted]
+    left = max(0, available - sum(shares))
+    hungry = sorted(range(len(wanted)), key=lambda i: wanted[i])
+    for position, i in enumerate(hungry):
+        even = left // (len(hungry) - position)
+        extra = min(wanted[i] - shares[i], even)
+        shares[i] += extra
+        left -= extra
+    return shares
+
+
+def model_cell(summary: RunSummary) -> str:
+    """The recognisable model name (`RunSummary.model_label`), shortened the way the TUI does."""
+    return humanize.short_model(summary.model_label or summary.model)
 
 
 def metrics_tables(metrics: dict[str, Any], per_class: dict[str, dict[str, float]], confusion: list[list[int]], labels: list[str]) -> list[Table]:
