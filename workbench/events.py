@@ -228,6 +228,8 @@ class EventWriter:
         if not isinstance(event, BaseEvent) or event.type not in EVENT_TYPES:
             raise ValueError(f"not an event: {event!r}")
         event = type(event).model_validate(event.model_dump())  # a model changed after creation is checked again
+        if self._handle is not None and self._file_replaced():
+            self.close()  # events.jsonl was deleted or replaced: write where readers look
         if self._handle is None:
             self._repair_torn_tail()
             self._handle = self.path.open("a", encoding="utf-8")
@@ -239,6 +241,15 @@ class EventWriter:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+    def _file_replaced(self) -> bool:
+        """Whether `path` no longer names the file we hold open (deleted, or a new one there)."""
+        import os
+
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self._handle.fileno()).st_ino  # type: ignore[union-attr]
+        except OSError:
+            return True
 
     def _repair_torn_tail(self) -> None:
         """A killed writer may leave half a line; start ours on a fresh one."""

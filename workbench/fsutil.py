@@ -27,3 +27,38 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+#: Files a tokenizer's `save_pretrained` writes (the Trainer saves the tokenizer into every
+#: checkpoint and into the final model).
+TOKENIZER_FILE_PATTERNS = ("tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "added_tokens.json",
+                           "*.model", "chat_template*", "spiece*", "sentencepiece*")
+#: What a Trainer checkpoint holds besides weights, optimizer moments and the tokenizer:
+#: scheduler.pt, rng_state.pth, training_args.bin, config.json, trainer_state.json (whose log
+#: history grows with the run), with room to spare.
+CHECKPOINT_OVERHEAD_BYTES = 256 * 1024
+
+
+def tokenizer_bytes(source: str | Path) -> int:
+    """The size of the tokenizer files of a model folder or a cached hub model (0 if unknown)."""
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(str(source), local_files_only=True))
+        except Exception:  # not cached, or not a hub id: nothing to measure
+            return 0
+    seen: set[Path] = set()
+    total = 0
+    for pattern in TOKENIZER_FILE_PATTERNS:
+        for path in folder.glob(pattern):
+            if path.is_file() and path not in seen:
+                seen.add(path)
+                total += path.stat().st_size
+    return total
+
+
+def checkpoint_extra_bytes(source: str | Path) -> int:
+    """Bytes each checkpoint (and the final model) writes besides weights and optimizer state."""
+    return tokenizer_bytes(source) + CHECKPOINT_OVERHEAD_BYTES

@@ -13,11 +13,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from .config import RunConfig
 from .errors import RunError
-from .events import BaseEvent, EventTail, FailedEvent
+from .events import BaseEvent, CancelledEvent, EventTail, FailedEvent, FinishedEvent, LogEvent
 from .fsutil import atomic_write_text
 from .history import RunHistory
 from .presets import config_to_toml
@@ -50,6 +50,9 @@ def create_run(config: RunConfig, runs_dir: Path) -> RunDir:
 
 def spawn(run: RunDir, *, resume: bool = False, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the training process for `run`, detached into its own session."""
+    from .devices import oom_kill_count
+
+    run.check_writable()  # a read-only run directory is one line, not a traceback from train.log
     environment = dict(os.environ if env is None else env)
     environment.setdefault("TOKENIZERS_PARALLELISM", "false")
     environment.setdefault("PYTHONUNBUFFERED", "1")
@@ -68,7 +71,8 @@ def spawn(run: RunDir, *, resume: bool = False, env: dict[str, str] | None = Non
         log.close()
     # A resumed run sheds its last failure; and a child that already says `running` stays so.
     state = {} if run.read_status().state == "running" else {"state": "starting"}
-    run.write_status(**state, pid=process.pid, pid_start=process_start_time(process.pid), kind=None, message=None, hint=None, ended_at=None)
+    run.write_status(**state, pid=process.pid, pid_start=process_start_time(process.pid), kind=None, message=None, hint=None, ended_at=None,
+                     oom_kills=oom_kill_count())  # a vanished run after this count rose: the OOM killer
     return process
 
 
@@ -167,13 +171,28 @@ def follow(
             for event in tail.poll():
                 history.add(event)
                 yield event
-            if history.ended is None and status.state == "failed":
-                yield FailedEvent(time=time.time(), kind=status.kind or "vanished", message=status.message or "",
-                                  hint=status.hint or "", synthesized=True)
+            if history.ended is None:
+                yield from _ending_from_status(run, status)
             return
         if deadline and time.monotonic() > deadline:
             raise RunError(f"run {run.id} did not finish within {timeout_s:.0f}s", "check train.log")
         time.sleep(poll_s)
+
+
+def _ending_from_status(run: RunDir, status: Any) -> Iterator[BaseEvent]:
+    """A run that ended with no terminal event to read (its process vanished, or events.jsonl
+    was deleted): the end status.json records, with a word on what is missing."""
+    if not run.events_path.exists():
+        yield LogEvent(time=time.time(), level="warning",
+                       message=f"{run.events_path.name} is missing; the run's end is read from {run.status_path.name}")
+    when = status.ended_at or time.time()
+    if status.state == "failed":
+        yield FailedEvent(time=when, kind=status.kind or "vanished", message=status.message or "", hint=status.hint or "", synthesized=True)
+    elif status.state == "finished":
+        output = run.trained_model_dir()
+        yield FinishedEvent(time=when, best_metric=status.best, output=str(output) if output else None)
+    elif status.state == "cancelled":
+        yield CancelledEvent(time=when, synthesized=True)
 
 
 def wait(run: RunDir, on_event: Callable[[BaseEvent], None] | None = None, **kwargs) -> BaseEvent | None:

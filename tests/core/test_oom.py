@@ -31,7 +31,7 @@ def test_the_hint_names_the_batch_the_estimate_and_a_smaller_setup(runs_dir: Pat
     fake.started()
     fake.writer.emit("started", memory_estimate_bytes=int(30.5 * 2**30), device_memory_bytes=24 * 2**30, resumed=False)
     hint = oom_hint(fake.run)
-    assert "batch 64 × length 512 needed ~30.5 GiB of 24.0 GiB" in hint
+    assert "batch 64 × length 512 did not fit (estimated ~30.5 GiB; 24.0 GiB available at the start)" in hint
     assert "--set training.batch_size=16 --set training.gradient_accumulation_steps=4" in hint
     assert "lora" in hint and "\n" not in hint
 
@@ -51,7 +51,7 @@ def test_oom_with_auto_batch_exhausted_fails_with_kind_oom_and_no_traceback(tiny
     (failed,) = [e for e in events if e["type"] in {"failed", "finished", "cancelled"}]
     assert failed["type"] == "failed" and failed["kind"] == "oom"
     assert failed["message"].startswith("out of memory") and "\n" not in failed["message"]
-    assert "batch 1 × length 32 needed ~" in failed["hint"]
+    assert "batch 1 × length 32 did not fit (estimated ~" in failed["hint"]
     status = json.loads((run_path / "status.json").read_text())
     assert status["state"] == "failed" and status["kind"] == "oom" and len(status["auto_batch"]) == 3
 
@@ -74,3 +74,57 @@ def test_auto_batch_halves_the_batch_and_continues_from_the_last_checkpoint(
     assert events_of(run, "finished")[0]["step"] == TINY_STEPS
     assert run.config().training.batch_size == 4  # config.toml says what the run now uses
     assert status["auto_batch"][0]["from_batch_size"] == 8
+
+
+#: The address-space cap of the real out-of-memory test: room for Python, torch and a tiny model,
+#: not for the attention scores of batch 512 × length 128 × 16 heads (512 MiB a tensor).
+MEMORY_CAP_BYTES = 3 * 2**30
+
+
+def _capped(limit: int):
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def test_a_real_out_of_memory_under_a_memory_cap_is_kind_oom_with_numbers(tmp_path: Path) -> None:
+    """No simulation: `tlwb train` runs under RLIMIT_AS (as `ulimit -v` sets it) and torch's CPU
+    allocator fails ("DefaultCPUAllocator: can't allocate memory"), as on a machine too small."""
+    import subprocess
+
+    from tests.conftest import TINY_VOCAB, build_tiny_model
+    from tests.core.tiny_runs import TLWB
+    from transformers import BertConfig, BertForSequenceClassification
+
+    model_dir = build_tiny_model(tmp_path / "model")
+    config = BertConfig(vocab_size=len(TINY_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=16,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertForSequenceClassification(config).save_pretrained(model_dir)
+    long = " ".join(["good great movie"] * 60)  # well over 128 tokens: every row is max_length long
+    data = tmp_path / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{long} {i},positive\n{long.replace('good great', 'bad awful')} {i},negative\n" for i in range(300)))
+    preset = write_tiny_preset(tmp_path, model_dir, data, batch_size=512, max_length=128, epochs=1)
+    runs_dir = tmp_path / "runs"
+    env = {**hooks_env(), "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "2"}  # a steady address-space baseline
+    done = subprocess.run([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], capture_output=True,
+                          text=True, env=env, timeout=600, preexec_fn=_capped(MEMORY_CAP_BYTES))
+    (run_path,) = runs_dir.iterdir()
+    log = (run_path / "train.log").read_text()
+    assert done.returncode == 1, done.stdout + done.stderr + log[-3000:]
+    assert "can't allocate memory" in log  # the real allocator failed, not a simulation
+    assert "failed (oom)" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    status = json.loads((run_path / "status.json").read_text())
+    assert status["state"] == "failed" and status["kind"] == "oom", status
+    assert status["message"].startswith("out of memory: DefaultCPUAllocator could not allocate") and "\n" not in status["message"]
+    assert "peak RSS" in status["message"] and "address-space limit 3.0 GiB" in status["message"]
+    assert "batch 512 × length 128 did not fit" in status["hint"]
+    assert "--set training.batch_size=128 --set training.gradient_accumulation_steps=4" in status["hint"]
+    (failed,) = [e for e in events_of_path(run_path) if e["type"] in {"failed", "finished", "cancelled"}]
+    assert (failed["kind"], failed["message"], failed["hint"]) == (status["kind"], status["message"], status["hint"])
+
+
+def events_of_path(run_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_path / "events.jsonl").read_text().splitlines() if line.strip()]

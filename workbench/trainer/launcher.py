@@ -47,6 +47,7 @@ def report_run_end(run: RunDir, exit_code: int, *, cancelled: bool = False) -> b
     if history.ended is not None:
         return False
     if cancelled:
+        run.release_reserve()
         checkpoint = run.latest_checkpoint()
         step = history.last_step.step if history.last_step else None
         EventWriter(run.events_path).emit("cancelled", step=step, checkpoint=str(checkpoint) if checkpoint else None)
@@ -143,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as err:
         print(f"error: {err.message}\nhint: {err.hint}", file=sys.stderr)
         return 2
+    run.reserve_space()  # given up to write the run's end on a full disk (see failures.fail)
     try:
         return launch(run, args.nproc, resume=args.resume, extra=extra)
     finally:
+        run.release_reserve()
         lock.release()
 
 

@@ -8,14 +8,22 @@ traceback of an unexpected crash goes to stderr (`train.log`), never to the UI.
 from __future__ import annotations
 
 import sys
-import time
-import traceback
 from pathlib import Path
 
 from ..errors import WorkbenchError
 from ..runstore import RunDir, RunLock
 from . import cancellation, ranks
-from .failures import disk_full_error, disk_full_failure, fail, is_out_of_memory, oom_hint, release_memory, shrink_batch_after_oom
+from .failures import (
+    disk_full_error,
+    disk_full_failure,
+    fail,
+    is_out_of_memory,
+    oom_hint,
+    oom_message,
+    print_traceback,
+    release_memory,
+    shrink_batch_after_oom,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     lock = hold_run_lock(run)  # kept for the whole life of the process: "alive" is "the lock is held"
     if lock is None:
         return 2
+    run.reserve_space()  # given up to write the run's end when the disk is full (see failures.fail)
     while True:
         outcome = attempt(run, resume=resume)
         if outcome is not None:
+            run.release_reserve()  # the run has written its end
             return outcome
         # Out of memory with auto_batch: the failed attempt's frames are gone once `attempt`
         # returned, so its tensors can be freed before the next one.
@@ -62,20 +72,27 @@ def attempt(run: RunDir, *, resume: bool) -> int | None:
         fail(run, err.kind, err.message, err.hint)
         return err.exit_code
     except Exception as err:  # MemoryError is an Exception too
-        traceback.print_exc()
-        if is_out_of_memory(err):
-            if shrink_batch_after_oom(run):
-                return None
-            fail(run, "oom", f"out of memory: {(str(err).splitlines() or [''])[0][:160]}", oom_hint(run))
-            return 1
-        full = disk_full_error(err)
-        if full is not None:
-            fail(run, "disk", *disk_full_failure(run, full))
-            return 1
-        first = (str(err).splitlines() or [""])[0][:200]
-        fail(run, "crash", f"{type(err).__name__}: {first}", f"the full traceback is in {run.log_path}")
-        return 1
+        outcome = report_failure(run, err)
+        print_traceback()  # after the report: on a full disk even train.log may refuse it
+        return outcome
     return 0
+
+
+def report_failure(run: RunDir, err: Exception) -> int | None:
+    """Turn an unexpected error into the run's end: `oom` (or None: retry with a smaller batch),
+    `disk`, else `crash`. Returns the exit code."""
+    if is_out_of_memory(err):
+        if shrink_batch_after_oom(run):
+            return None
+        fail(run, "oom", oom_message(err), oom_hint(run))
+        return 1
+    full = disk_full_error(err)
+    if full is not None:
+        fail(run, "disk", *disk_full_failure(run, full))
+        return 1
+    first = (str(err).splitlines() or [""])[0][:200]
+    fail(run, "crash", f"{type(err).__name__}: {first}", f"the full traceback is in {run.log_path}")
+    return 1
 
 
 if __name__ == "__main__":

@@ -47,6 +47,12 @@ class FollowerRunDir(RunDir):
     def write_status(self, **changes: Any) -> dict[str, Any]:
         return self.read_status()
 
+    def reserve_space(self, size: int = 0) -> bool:
+        return False  # rank 0 keeps the run's reserve
+
+    def release_reserve(self) -> bool:
+        return False
+
 
 def rank_view(run: RunDir) -> RunDir:
     return run if is_main_process() else FollowerRunDir(run.path)

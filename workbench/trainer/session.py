@@ -339,6 +339,10 @@ def train(session: Session, trainer: Any, callback: EventCallback, checkpoint: P
     return train_output
 
 
+#: Keys of `Trainer.evaluate`'s result that are timings, not scores (never in `finished` metrics).
+UNSCORED_EVAL_KEYS = {"runtime", "samples_per_second", "steps_per_second", "epoch"}
+
+
 def finish(session: Session, trainer: Any, callback: EventCallback, train_output: Any) -> None:
     """Final validation (unless the last step was evaluated), the test split, save, `finished`."""
     config, prepared, run = session.config, session.prepared, session.run
