@@ -374,6 +374,7 @@ def finish(session: Session, trainer: Any, callback: EventCallback, train_output
     if not ranks.is_main_process():
         return  # rank 0 saves the model and ends the run
     output = save_trained(trainer, session.tokenizer, run, config.method.kind)
+    run.release_reserve()  # the run's end must fit, even on a disk the save just filled
     session.writer.emit(
         "finished",
         metrics=final,
