@@ -44,9 +44,27 @@ def run_details(run: RunDir) -> dict[str, Any]:
         "final": to_json(history.ended) if history.ended else None,
         "metrics": history.finished.metrics if history.finished else {},
         "model_dir": str(saved) if saved else None,
+        "model_label": _model_label(run),
+        "diagnostics": diagnostics_of(history),
         "model_kind": None if saved is None else ("adapter" if saved == run.adapter_dir else "model"),
         "files": _files(run),
     }
+
+
+def diagnostics_of(history: Any) -> list[dict[str, str]]:
+    """What went wrong with the run, as `[{kind, message, hint}]` (`workbench.diagnostics`)."""
+    from .diagnostics import diagnose
+
+    return [diagnostic.as_dict() for diagnostic in diagnose(history)]
+
+
+def _model_label(run: RunDir) -> str | None:
+    from .run_summary import model_label
+
+    try:
+        return model_label(run.config().model.name)
+    except Exception:  # a broken config.toml: `config` is None too
+        return None
 
 
 def _without_envelope(event: Any) -> dict[str, Any]:

@@ -216,11 +216,23 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
             printer.handle(event)
             last = event
     printer.close()
+    diagnostics = _diagnostics(run) if last is not None and last.type in ("finished", "failed", "cancelled") else []
     if quiet:
         final = {k: v for k, v in (to_json(last) if last is not None else {}).items() if k not in ("time", "v")}
-        print(json.dumps({"run_id": run.id, "path": str(run.path), **final}, default=str))
+        print(json.dumps({"run_id": run.id, "path": str(run.path), **final, "diagnostics": diagnostics}, default=str))
+    else:
+        from .report import print_diagnostics
+
+        print_diagnostics(console, diagnostics)
     if last is None or last.type != "finished":
         raise typer.Exit(1)
+
+
+def _diagnostics(run: Any) -> list[dict[str, str]]:
+    """The run's diagnostics (`workbench.diagnostics`) as `[{kind, message, hint}]`."""
+    from ..runinfo import diagnostics_of
+
+    return diagnostics_of(run.history())
 
 
 def _warn_about(config: Any) -> None:
@@ -389,10 +401,27 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as err:
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
+        if _is_usage_error(err):
+            _print_usage_error(err)
             sys.exit(2)
         raise
+
+
+def _is_usage_error(err: Exception) -> bool:
+    """Click's own exceptions, from click or from the copy that typer vendors (`typer._click`)."""
+    import click
+
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:  # a typer that uses click itself
+        VendoredClickException = click.ClickException
+    return isinstance(err, (click.ClickException, VendoredClickException))
+
+
+def _print_usage_error(err: Any) -> None:
+    """A wrong option or argument: one `error:` line and a `hint:` naming the command's --help."""
+    context = getattr(err, "ctx", None)
+    command = getattr(context, "command_path", None) or "tlwb"
+    message = err.format_message() if hasattr(err, "format_message") else str(err)
+    _print_problem("error", "bold red", WorkbenchError(message.rstrip(".").replace("\n", " "), f"see `{command} --help`"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -136,7 +137,9 @@ def show_run(console: Console, payload: dict[str, Any]) -> None:
             console.print(f"  [dim]hint:[/] {status['hint']}")
     config = payload["config"]
     if config:
-        console.print(f"model {config['model']['name']} · data {config['data']['train']} · method {config['method']['kind']}")
+        name, label = config["model"]["name"], payload.get("model_label") or config["model"]["name"]
+        model = label if label == name else f"{label} ({name})"
+        console.print(f"model {escape(model)} · data {escape(config['data']['train'])} · method {config['method']['kind']}")
     else:
         console.print("[red]config.toml is unreadable[/]")
     best = payload.get("best")
@@ -149,3 +152,11 @@ def show_run(console: Console, payload: dict[str, Any]) -> None:
         console.print(f"  eval {evaluation.get('split', 'validation')} step {evaluation['step']}: {shown}")
     if payload.get("model_dir"):
         console.print(f"model: {payload['model_dir']}")
+    print_diagnostics(console, payload.get("diagnostics") or [])
+
+
+def print_diagnostics(console: Console, diagnostics: list[dict[str, str]]) -> None:
+    """What went wrong with a run: one line each, with its hint beneath."""
+    for diagnostic in diagnostics:
+        console.print(f"[yellow]{DIAGNOSIS_MARK} {diagnostic['kind']}:[/] {escape(diagnostic['message'])}", soft_wrap=True)
+        console.print(f"  [dim]hint:[/] {escape(diagnostic['hint'])}", soft_wrap=True)

@@ -153,6 +153,23 @@ class EventCallback(TrainerCallback):
         if split == "validation" and value is not None and self._improves(float(value)):
             self.best = {"name": self.main_metric, "value": round(float(value), 6), "step": step}
             self.run.write_status(best=self.best)
+        self.write_summary()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.write_summary()
+
+    def write_summary(self) -> None:
+        """Refresh the run's `summary.json` (what `tlwb runs` and the Runs screen list) from the
+        events written so far; rank 0 only. A failure to write it never stops training: readers
+        rebuild a missing or stale summary."""
+        if not ranks.is_main_process():
+            return
+        from ..run_summary import write_summary
+
+        try:
+            write_summary(self.run)
+        except Exception as err:  # noqa: BLE001 - a listing cache must not end a training run
+            self.writer.emit("log", level="warning", message=f"could not write summary.json: {err}")
 
     def _improves(self, value: float) -> bool:
         if self.best is None:
