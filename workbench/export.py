@@ -60,6 +60,9 @@ def export_run(run: RunDir, out_dir: Path, *, merge: bool = False, force: bool =
             f"run {run.id} has no saved model to export (state: {run.status().get('state', 'unknown')})",
             "only finished runs can be exported; wait for it or `tlwb resume` it",
         )
+    from .inference import check_saved_model
+
+    check_saved_model(run, saved)  # a damaged or unsafe model is refused, not copied
     out_dir = _checked_destination(run, Path(out_dir).expanduser().absolute(), force)
     details = run_details(run)
     is_adapter = saved == run.adapter_dir

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from .config import RunConfig, TrainingConfig
 from .errors import RunError, WorkbenchError
+from .devices import check_scale
 
 #: A tokenizer's `model_max_length` above this is the "no limit" sentinel, not a real limit.
 NO_TOKENIZER_LIMIT = 1_000_000
@@ -30,6 +31,11 @@ ADAM_STATE_BYTES = 8
 TRUNCATION_HINT = "raise training.max_length, or drop or shorten the longest rows"
 #: Rows tokenised to measure lengths before training (all of them up to this many).
 LENGTH_SAMPLE_ROWS = 20_000
+#: Learning rates outside these bounds (per method) get a pre-flight warning.
+LEARNING_RATE_RANGES = {"full": (1e-7, 1e-3), "lora": (1e-6, 1e-2), "head": (1e-6, 1e-1)}
+#: A learning rate each method usually trains well with (the hint's suggestion).
+TYPICAL_LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "head": 1e-3}
+METHOD_NAMES = {"full": "full fine-tuning", "lora": "LoRA", "head": "training the head only"}
 #: What to look at when a check fails in a way tlwb doesn't recognise (never "skip the check").
 CHECK_HINTS = {
     "model": "check model.name and that its folder holds a complete save_pretrained model",
@@ -87,13 +93,36 @@ def _preflight(config: RunConfig, runs_dir: Path) -> PreflightReport:
     if model is not None and config.task == "text-generation":
         _check(report, "token lengths", lambda: _check_lengths(config, model, report))
     _check(report, "quantization", lambda: _check_quantization(config))
+    _check(report, "scale", lambda: check_scale(config.training))
     _check(report, "runs directory", lambda: _check_runs_dir(runs_dir, config, model, report))
     if model is not None:
         _check(report, "memory", lambda: _check_memory(config, model, report))
     remote_code = remote_code_warning(config)
     if remote_code is not None:
         report.warnings.append(remote_code)
+    learning_rate = learning_rate_warning(config)
+    if learning_rate is not None:
+        report.warnings.append(learning_rate)
     return report
+
+
+def learning_rate_warning(config: RunConfig) -> WorkbenchError | None:
+    """A warning (never a refusal: the user may know better) for a learning rate far outside
+    what the method usually trains with, e.g. 0.9 or 1e-9 for full fine-tuning."""
+    rate = config.training.learning_rate
+    method = config.method.kind
+    low, high = LEARNING_RATE_RANGES[method]
+    if low <= rate <= high:
+        return None
+    side = "above" if rate > high else "below"
+    effect = "training is likely to diverge" if rate > high else "the weights will barely move"
+    return WorkbenchError(
+        f"training.learning_rate {rate:g} is far {side} the usual range for {METHOD_NAMES[method]} "
+        f"({low:g} to {high:g}): {effect}",
+        f"{method} usually trains well around {TYPICAL_LEARNING_RATES[method]:g}: "
+        f"--set training.learning_rate={TYPICAL_LEARNING_RATES[method]:g} (or keep yours if you mean it)",
+        kind="learning_rate",
+    )
 
 
 def remote_code_warning(config: RunConfig) -> WorkbenchError | None:

@@ -136,3 +136,130 @@ def test_bad_input_is_exactly_two_lines_exit_2_and_changes_nothing(
     assert_exactly_one_error(code, out, err, fragment, hint)
     assert fingerprint(ws) == before
     assert not any((ws / "runs").iterdir())
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A real finished LoRA run, and copies of it whose adapter is truncated or a pickle with code."""
+    from tests.conftest import write_tiny_csv
+
+    root = tmp_path_factory.mktemp("finished-runs")
+    data = write_tiny_csv(root / "reviews.csv")
+    good = train_to_end(tiny_config(tiny_model_dir, data, method="lora", epochs=1), root / "runs")
+    assert good.status().get("state") == "finished", (good.path / "train.log").read_text()[-2000:]
+    runs = {"good": good.path}
+    for variant in ("truncated", "pickled"):
+        copy = root / variant / good.path.name
+        shutil.copytree(good.path, copy)
+        runs[variant] = copy
+    weights = runs["truncated"] / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    _adapter_pickle_with_code(runs["pickled"] / "adapter")
+    return runs
+
+
+def _adapter_pickle_with_code(adapter: Path) -> None:
+    """The adapter's weights replaced by a pickle that would run a shell command when unpickled."""
+    import torch
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {adapter / 'PWNED'}",))
+
+    (adapter / "adapter_model.safetensors").unlink()
+    torch.save({"base_model.model.classifier.weight": Payload()}, adapter / "adapter_model.bin")
+
+
+def finished_run(variant: str, *args: str) -> Callable[[dict[str, Path]], list[str]]:
+    return lambda runs: [args[0], str(runs[variant]), *[a.format(root=runs["good"].parent.parent) for a in args[1:]]]
+
+
+#: Finished runs whose saved model is damaged or unsafe, and eval given a missing relative file.
+FINISHED_CATALOGUE = [
+    ("predict-truncated-adapter", finished_run("truncated", "predict", "good film"), "adapter_model.safetensors is truncated", "train again"),
+    ("eval-truncated-adapter", finished_run("truncated", "eval", "--data", "{root}/reviews.csv"), "adapter_model.safetensors is truncated", "train again"),
+    ("export-truncated-adapter", finished_run("truncated", "export", "{root}/exported"), "adapter_model.safetensors is truncated", "train again"),
+    ("predict-adapter-pickle-with-code", finished_run("pickled", "predict", "good film"), "adapter_model.bin", "safetensors"),
+    ("export-adapter-pickle-with-code", finished_run("pickled", "export", "{root}/exported", "--merge"), "holds code", "safetensors"),
+    ("eval-relative-data-missing", finished_run("good", "eval", "--data", "missing.csv"), "missing.csv does not exist", "check the path"),
+]
+
+
+@pytest.mark.parametrize("argv, fragment, hint", [case[1:] for case in FINISHED_CATALOGUE], ids=[case[0] for case in FINISHED_CATALOGUE])
+def test_a_damaged_finished_run_is_exactly_two_lines_exit_2_and_changes_nothing(
+    finished: dict[str, Path], argv: Callable, fragment: str, hint: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = finished["good"].parent.parent
+    monkeypatch.chdir(root)
+    before = fingerprint(root)
+    code, out, err = run_main(argv(finished), capsys, monkeypatch)
+    assert_exactly_one_error(code, out, err, fragment, hint)
+    assert fingerprint(root) == before
+    assert not any(root.rglob("PWNED"))
+
+
+def test_the_catalogue_grew(ws: Path) -> None:
+    from tests.core.test_bad_input import CATALOGUE as FIRST
+
+    names = [case[0] for case in FIRST + CATALOGUE + FINISHED_CATALOGUE]
+    assert len(set(names)) == len(names) >= 41 + 20
+
+
+@pytest.mark.parametrize("method, rate, warned", [
+    ("full", 0.9, "above"), ("full", 1e-9, "below"), ("full", 2e-5, None), ("full", 1e-3, None),
+    ("lora", 0.05, "above"), ("lora", 1e-7, "below"), ("lora", 5e-4, None),
+    ("head", 0.5, "above"), ("head", 1e-7, "below"), ("head", 5e-2, None),
+])
+def test_a_doubtful_learning_rate_is_warned_about_per_method(tiny_model_dir: Path, method: str, rate: float, warned: str | None) -> None:
+    from workbench.preflight import learning_rate_warning
+
+    config = tiny_config(tiny_model_dir, Path("reviews.csv"), method=method, learning_rate=rate)
+    warning = learning_rate_warning(config)
+    if warned is None:
+        assert warning is None
+    else:
+        assert warning is not None and f"is far {warned} the usual range" in warning.message
+        assert "--set training.learning_rate=" in warning.hint
+
+
+def test_a_doubtful_learning_rate_warns_in_preflight_but_does_not_refuse(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from tests.conftest import write_tiny_csv
+    from workbench.preflight import preflight
+
+    config = tiny_config(tiny_model_dir, write_tiny_csv(tmp_path / "reviews.csv"), method="full", learning_rate=0.9)
+    report = preflight(config, tmp_path / "runs")
+    assert report.ok, report.lines()
+    assert [w.kind for w in report.warnings if "learning_rate 0.9" in w.message] == ["learning_rate"]
+
+
+def test_the_cli_prints_the_learning_rate_warning_beside_the_errors(
+    ws: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ws)
+    code, _, err = run_main(train("training.learning_rate=1e-9", "data.train=missing.csv")(ws), capsys, monkeypatch)
+    assert code == 2
+    lines = err.splitlines()
+    assert any(line.startswith("warning: training.learning_rate 1e-09 is far below the usual range for full fine-tuning")
+               for line in lines), err
+    assert any(line.startswith("error: data file") for line in lines), err
+    assert not any((ws / "runs").iterdir())
+
+
+def test_metrics_after_resuming_from_the_final_checkpoint_are_rounded_like_every_event(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The disk fills at the final save (after the last checkpoint); a resume starts from that
+    final checkpoint, trains nothing and evaluates: its `finished` metrics are the eval event's."""
+    from tests.conftest import write_tiny_csv
+    from tests.core.tiny_runs import events_of, hooks_env, tlwb, wait_until_ended
+    from workbench.runner import launch
+
+    config = tiny_config(tiny_model_dir, write_tiny_csv(tmp_path / "reviews.csv"), epochs=1, save_steps=9)
+    run, _ = launch(config, tmp_path / "runs", env=hooks_env(disk_full_on_save=1))
+    wait_until_ended(run)
+    assert run.status()["state"] == "failed" and run.latest_checkpoint().name == "checkpoint-9", run.log_path.read_text()[-2000:]
+    resumed = tlwb("resume", run.id, "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    metrics = json.loads(resumed.stdout.strip().splitlines()[-1])["metrics"]
+    last_eval = events_of(run, "eval")[-1]["metrics"]
+    assert metrics == last_eval and "accuracy" in metrics and "loss" in metrics
+    assert not {"runtime", "samples_per_second", "steps_per_second", "epoch"} & set(metrics)
+    assert all(round(value, 6) == value for value in metrics.values() if isinstance(value, float)), metrics

@@ -257,9 +257,13 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a finished run on any labelled file."""
-    from ..inference import load_run_model
+    from ..data import check_local_source
+    from ..inference import load_run_model, saved_model_dir
 
-    loaded = load_run_model(_resolve(run, runs_dir))
+    target = _resolve(run, runs_dir)
+    saved_model_dir(target)
+    check_local_source(str(data))  # a missing file is said before the model loads
+    loaded = load_run_model(target)
     result = loaded.task.score(loaded.model, loaded.tokenizer, loaded.config, str(data), loaded.label_values, batch_size)
     if as_json:
         print(json.dumps({**result.metrics, "per_class": result.per_class, "confusion_matrix": result.confusion_matrix, "labels": result.labels}))

@@ -352,7 +352,12 @@ def finish(session: Session, trainer: Any, callback: EventCallback, train_output
     if config.training.eval_strategy == "no" or last is None or last["step"] != trainer.state.global_step:
         details.raw = prepared.raw_validation
         result = trainer.evaluate(prepared.validation)
-        final.update({k.removeprefix("eval_"): v for k, v in result.items()})
+        evaluated = callback.last_validation  # the eval event just written: metrics rounded as in every event
+        if evaluated is not None and evaluated["step"] == trainer.state.global_step:
+            final.update(evaluated["metrics"])
+        else:
+            final.update({k.removeprefix("eval_"): round(float(v), 6) for k, v in result.items()
+                          if isinstance(v, (int, float)) and k.removeprefix("eval_") not in UNSCORED_EVAL_KEYS})
         if session.task.generates and "loss" in final:
             final["perplexity"] = round(math.exp(min(float(final["loss"]), 50.0)), 4)
     else:
