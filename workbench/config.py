@@ -7,7 +7,7 @@ into one line with a did-you-mean.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -151,6 +151,16 @@ class TrainingConfig(_Section):
         default=False, description="length-grouped batches: faster, but can hurt accuracy"
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    gradient_checkpointing: bool = Field(
+        default=False, description="recompute activations in the backward pass: less memory, ~30 % slower steps"
+    )
+    fsdp: str = Field(
+        default="", description="FSDP sharding as TrainingArguments takes it, e.g. \"full_shard auto_wrap\" (multi-process runs)"
+    )
+    fsdp_config: dict[str, Any] | None = Field(
+        default=None, description="FSDP options passed to TrainingArguments.fsdp_config, e.g. {min_num_params = 1000000}"
+    )
+    deepspeed: str | None = Field(default=None, description="a DeepSpeed JSON config file (multi-process runs; needs deepspeed)")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     nproc: int = Field(default=1, ge=1, le=64)
     auto_batch: bool = False

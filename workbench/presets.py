@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .fsutil import atomic_write_text
 
 #: Keys whose values may name local files or directories.
-PATH_KEYS = ("model.name", "data.train", "data.validation", "data.test")
+PATH_KEYS = ("model.name", "data.train", "data.validation", "data.test", "training.deepspeed")
 
 
 

@@ -15,7 +15,15 @@ from typing import Any
 from .. import faults
 from ..chat import truncation_problem
 from ..config import RunConfig
-from ..devices import describe_device, device_memory_bytes, pick_device, pick_precision
+from ..devices import (
+    accelerator_arguments,
+    describe_device,
+    device_memory_bytes,
+    pick_device,
+    pick_precision,
+    runtime_record,
+    scale_arguments,
+)
 from ..errors import WorkbenchError
 from ..fsutil import atomic_write_json
 from ..models import (
@@ -230,8 +238,9 @@ def build_arguments(session: Session) -> Any:
         run_name=run.id,
         disable_tqdm=True,
         train_sampling_strategy="group_by_length" if training.group_by_length else "random",
-        dataloader_num_workers=0,
     )
+    common.update(accelerator_arguments(session.device))  # fast CUDA defaults; recorded in `started` as runtime
+    common.update(scale_arguments(training))  # gradient checkpointing, FSDP, DeepSpeed
     if not session.task.generates:
         from transformers import TrainingArguments
 
@@ -244,7 +253,6 @@ def build_arguments(session: Session) -> Any:
         packing=training.packing,
         packing_strategy="bfd",  # padding-free: rows never attend to each other (position ids restart)
         padding_free=training.packing,
-        gradient_checkpointing=False,  # SFTConfig turns it on by default; it trades speed for memory
         prediction_loss_only=True,  # no logits gathered: evaluation generates instead (EvalDetails.take)
         include_num_input_tokens_seen="non_padding",  # for tokens_per_s on step events
         dataset_num_proc=None,
@@ -317,6 +325,7 @@ def announce(session: Session, callback: EventCallback) -> Path | None | bool:
         auto_batch=session.status.get("auto_batch", []),
         memory_estimate_bytes=estimate_training_memory(session.model_config, params, config.training, session.precision),
         device_memory_bytes=device_memory_bytes(session.device),
+        runtime=runtime_record(session.device, session.precision, session.base),
         **generation_facts,
     )
     if ranks.any_rank(callback.cancel_requested):  # cancelled while loading: nothing trained, nothing to save

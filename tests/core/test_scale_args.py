@@ -1,0 +1,124 @@
+"""Fast defaults per device and the scale options (gradient checkpointing, FSDP, DeepSpeed),
+checked where they become `TrainingArguments` keywords; CUDA is faked (no GPU here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from workbench import devices
+from workbench.config import RunConfig, TrainingConfig
+from workbench.errors import WorkbenchError
+from workbench.presets import config_to_toml, load_config
+
+from tests.core.tiny_training import tiny_config, train_to_end
+
+
+def training_argument_names() -> set[str]:
+    from transformers import TrainingArguments
+
+    return {field.name for field in dataclasses.fields(TrainingArguments)}
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch: pytest.MonkeyPatch):
+    """A CUDA device of the given compute capability, as far as `devices` can tell."""
+
+    def install(capability: tuple[int, int]) -> None:
+        monkeypatch.setattr(devices, "cuda_capability", lambda: capability)
+
+    return install
+
+
+def test_cuda_defaults_are_the_fast_ones_on_an_ampere_gpu(fake_cuda) -> None:
+    fake_cuda((8, 0))
+    arguments = devices.accelerator_arguments("cuda")
+    assert arguments == {
+        "tf32": True, "optim": "adamw_torch_fused", "dataloader_pin_memory": True,
+        "dataloader_num_workers": devices.CUDA_DATALOADER_WORKERS, "dataloader_persistent_workers": True,
+    }
+    assert set(arguments) <= training_argument_names()
+
+
+def test_tf32_stays_off_before_ampere(fake_cuda) -> None:
+    fake_cuda((7, 5))  # a T4: TrainingArguments(tf32=True) would refuse to start
+    assert devices.accelerator_arguments("cuda")["tf32"] is False
+
+
+def test_cpu_keeps_one_process_loading_and_the_fused_optimizer() -> None:
+    arguments = devices.accelerator_arguments("cpu")
+    assert arguments == {"optim": "adamw_torch_fused", "dataloader_num_workers": 0}
+    assert set(arguments) <= training_argument_names()
+
+
+def test_the_started_record_says_what_is_in_effect_on_cuda(fake_cuda) -> None:
+    fake_cuda((9, 0))
+    model = SimpleNamespace(config=SimpleNamespace(_attn_implementation="sdpa"))
+    record = devices.runtime_record("cuda", "bf16", model)
+    assert record == {
+        "bf16": True, "fp16": False, "tf32": True, "optimizer": "adamw_torch_fused", "pin_memory": True,
+        "dataloader_workers": devices.CUDA_DATALOADER_WORKERS, "attention": "sdpa",
+    }
+
+
+def test_the_cpu_record_has_no_cuda_accelerations() -> None:
+    record = devices.runtime_record("cpu", "fp32")
+    assert record["tf32"] is False and record["bf16"] is False and record["pin_memory"] is False
+    assert record["dataloader_workers"] == 0 and "attention" not in record
+
+
+def test_scale_options_become_training_arguments(tmp_path: Path) -> None:
+    ds_config = tmp_path / "ds.json"
+    ds_config.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
+    training = TrainingConfig(gradient_checkpointing=True, fsdp="full_shard auto_wrap", fsdp_config={"min_num_params": 1000})
+    arguments = devices.scale_arguments(training)
+    assert arguments == {
+        "gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        "fsdp": "full_shard auto_wrap", "fsdp_config": {"min_num_params": 1000},
+    }
+    assert set(arguments) <= training_argument_names()
+    deepspeed = devices.scale_arguments(TrainingConfig(deepspeed=str(ds_config)))
+    assert deepspeed == {"gradient_checkpointing": False, "deepspeed": str(ds_config.resolve())}
+    assert set(deepspeed) <= training_argument_names()
+
+
+def test_scale_options_survive_config_toml(tmp_path: Path) -> None:
+    config = RunConfig.model_validate({
+        "model": {"name": "m"}, "data": {"train": "t.csv"},
+        "training": {"gradient_checkpointing": True, "fsdp": "full_shard", "fsdp_config": {"min_num_params": 10}},
+    })
+    saved = tmp_path / "config.toml"
+    saved.write_text(config_to_toml(config))
+    again = load_config(str(saved), [])
+    assert again.training.fsdp_config == {"min_num_params": 10} and again.training.gradient_checkpointing
+
+
+@pytest.mark.parametrize(
+    "settings,fragment",
+    [
+        ({"deepspeed": "missing.json"}, "does not exist"),
+        ({"deepspeed": "ds.json", "fsdp": "full_shard"}, "both set"),
+        ({"deepspeed": "not-json.json"}, "is not a JSON file"),
+        ({"deepspeed": "ds.json"}, "needs the deepspeed package"),  # this environment has no deepspeed
+    ],
+)
+def test_preflight_refuses_a_deepspeed_config_it_cannot_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict, fragment: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ds.json").write_text("{}")
+    (tmp_path / "not-json.json").write_text("zero: 2\n")
+    with pytest.raises(WorkbenchError, match=fragment) as caught:
+        devices.check_scale(TrainingConfig(**settings))
+    assert caught.value.hint
+
+
+def test_a_run_with_gradient_checkpointing_trains_and_records_its_runtime(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> None:
+    run = train_to_end(tiny_config(tiny_model_dir, tiny_csv, epochs=1, gradient_checkpointing=True), tmp_path / "runs")
+    events = run.events()
+    assert events[-1]["type"] == "finished", events[-1]
+    started = next(event for event in events if event["type"] == "started")
+    assert started["runtime"]["optimizer"] == "adamw_torch_fused"
+    assert started["runtime"]["tf32"] is False and started["runtime"]["dataloader_workers"] == 0
