@@ -12,6 +12,9 @@ from typing import Any
 from .events import to_json
 from .runstore import RunDir, tensorboard_dir
 
+#: Every validation prediction of the run's latest evaluation (the final one once it ended).
+PREDICTIONS_FILE = "predictions.jsonl"
+
 #: Fields of a `step` event kept in the loss curve.
 CURVE_FIELDS = ("step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_s", "tokens_per_s", "elapsed_s")
 
@@ -46,9 +49,44 @@ def run_details(run: RunDir) -> dict[str, Any]:
         "model_dir": str(saved) if saved else None,
         "model_label": _model_label(run),
         "diagnostics": diagnostics_of(history),
+        "predictions": count_predictions(run),
         "model_kind": None if saved is None else ("adapter" if saved == run.adapter_dir else "model"),
         "files": _files(run),
     }
+
+
+def write_predictions(run: RunDir, items: list[dict[str, Any]]) -> None:
+    """Keep every validation prediction of an evaluation in `predictions.jsonl`, one row a line,
+    written atomically (a reader sees the previous evaluation's file or this one, never half)."""
+    from .fsutil import atomic_write_text
+
+    atomic_write_text(run.path / PREDICTIONS_FILE, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items))
+
+
+def load_predictions(run: RunDir) -> list[dict[str, Any]]:
+    """Every validation prediction of the run's latest evaluation (`predictions.jsonl`), shaped
+    like a `samples` event's items; runs from before the file existed give their kept samples."""
+    try:
+        text = (run.path / PREDICTIONS_FILE).read_text("utf-8")
+    except OSError:
+        samples = run.history().samples.get("validation")
+        return list(samples.items) if samples is not None else []
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # written atomically, so only a hand-edited file has a bad line
+            continue
+    return rows
+
+
+def count_predictions(run: RunDir) -> int | None:
+    """How many rows `predictions.jsonl` holds (None without one)."""
+    try:
+        with (run.path / PREDICTIONS_FILE).open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except OSError:
+        return None
 
 
 def diagnostics_of(history: Any) -> list[dict[str, str]]:

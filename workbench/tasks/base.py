@@ -32,6 +32,9 @@ class EvalResult:
     confusion_matrix: list[list[int]]
     labels: list[str]
     samples: list[dict[str, Any]]
+    #: Every evaluated row, shaped like `samples` (kept in the run's predictions.jsonl); None
+    #: for tasks that evaluate only a sample (text generation).
+    predictions: list[dict[str, Any]] | None = None
 
 
 class Task(Protocol):

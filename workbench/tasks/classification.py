@@ -190,21 +190,21 @@ class TextClassification:
         pred = probs.argmax(-1)
         gold = np.asarray(labels)
         report = classification_report(gold.tolist(), pred.tolist(), label_names)
-        samples = []
+        rows = [
+            {
+                "index": i,
+                "text": _sample_text(raw[i]),
+                "gold": label_names[int(gold[i])],
+                "pred": label_names[int(pred[i])],
+                "confidence": round(float(probs[i, pred[i]]), 4),
+                "probs": {name: round(float(p), 4) for name, p in zip(label_names, probs[i])},
+            }
+            for i in range(len(gold))
+        ]
         rng = random.Random(0)
         indices = sorted(rng.sample(range(len(gold)), min(num_samples, len(gold))))
-        for i in indices:
-            samples.append(
-                {
-                    "index": i,
-                    "text": _sample_text(raw[i]),
-                    "gold": label_names[int(gold[i])],
-                    "pred": label_names[int(pred[i])],
-                    "confidence": round(float(probs[i, pred[i]]), 4),
-                    "probs": {name: round(float(p), 4) for name, p in zip(label_names, probs[i])},
-                }
-            )
-        return EvalResult(report["metrics"], report["per_class"], report["confusion_matrix"], label_names, samples)
+        samples = [rows[i] for i in indices]
+        return EvalResult(report["metrics"], report["per_class"], report["confusion_matrix"], label_names, samples, predictions=rows)
 
     def predict(self, model: Any, tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, Any]]:
         import torch

@@ -228,7 +228,8 @@ class TokenClassification:
             confidence.append(scores)
         report = entity_report(reference.tags, pred, reference.scheme)
         samples = _samples(reference, pred, confidence, num_samples)
-        return EvalResult(report["metrics"], report["per_class"], report["confusion_matrix"], report["labels"], samples)
+        every = _samples(reference, pred, confidence, len(reference))  # every sentence, in order
+        return EvalResult(report["metrics"], report["per_class"], report["confusion_matrix"], report["labels"], samples, predictions=every)
 
     def predict(self, model: Any, tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, Any]]:
         """Entities in free text, with character offsets; long texts are tagged in windows."""

@@ -149,6 +149,7 @@ class EventCallback(TrainerCallback):
             self.writer.emit("samples", split=split, step=step, items=details.samples)
         if split == "validation":
             self.last_validation = {"step": step, "metrics": metrics}
+            self.keep_predictions(getattr(details, "predictions", None))
         value = metrics.get(self.main_metric)
         if split == "validation" and value is not None and self._improves(float(value)):
             self.best = {"name": self.main_metric, "value": round(float(value), 6), "step": step}
@@ -157,6 +158,18 @@ class EventCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.write_summary()
+
+    def keep_predictions(self, items: Any) -> None:
+        """Every validation row's prediction into `predictions.jsonl` (rank 0; the latest
+        evaluation's, so the final one's once training ends). Results browses the whole set."""
+        if not items or not ranks.is_main_process():
+            return
+        from ..runinfo import write_predictions
+
+        try:
+            write_predictions(self.run, items)
+        except OSError as err:
+            self.writer.emit("log", level="warning", message=f"could not write predictions.jsonl: {err.strerror or err}")
 
     def write_summary(self) -> None:
         """Refresh the run's `summary.json` (what `tlwb runs` and the Runs screen list) from the
