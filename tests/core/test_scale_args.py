@@ -122,3 +122,60 @@ def test_a_run_with_gradient_checkpointing_trains_and_records_its_runtime(tiny_m
     started = next(event for event in events if event["type"] == "started")
     assert started["runtime"]["optimizer"] == "adamw_torch_fused"
     assert started["runtime"]["tf32"] is False and started["runtime"]["dataloader_workers"] == 0
+
+
+# -- torchrun and Slurm for several machines --------------------------------------------------------
+def test_one_machine_is_a_standalone_torchrun(tmp_path: Path) -> None:
+    from workbench.launch_script import torchrun_command
+
+    assert torchrun_command(tmp_path / "run", 4) == [
+        "torchrun", "--standalone", "--nproc-per-node", "4", "-m", "workbench.trainer", str(tmp_path / "run")]
+
+
+def test_several_machines_meet_at_one_rendezvous_named_by_the_run(tmp_path: Path) -> None:
+    from workbench.launch_script import shell_line, torchrun_command
+
+    command = torchrun_command(tmp_path / "2026-01-01_000000_x", 8, 2, resume=True)
+    assert "--standalone" not in command and command[-1] == "--resume"
+    assert command[command.index("--nnodes") + 1] == "2"
+    assert command[command.index("--rdzv-id") + 1] == "2026-01-01_000000_x"
+    assert '"$MASTER_ADDR:29500"' in shell_line(command)  # expanded by the shell on each machine
+
+
+def test_the_slurm_script_starts_one_torchrun_per_node_of_the_allocation(tmp_path: Path) -> None:
+    from workbench.launch_script import slurm_script
+
+    script = slurm_script(tmp_path / "run", 4, 3, job_name="tlwb-x")
+    lines = script.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    assert {"#SBATCH --nodes=3", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=4"} <= set(lines)
+    launch = next(line for line in lines if line.startswith("srun "))
+    assert '--nnodes "$SLURM_NNODES"' in launch and '--rdzv-endpoint "$HEAD_NODE:29500"' in launch
+    assert launch.endswith(f"-m workbench.trainer {tmp_path / 'run'} ${{TLWB_RESUME:-}}")
+
+
+def test_launch_script_writes_the_run_and_prints_a_torchrun_line_that_trains_it(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> None:
+    """The printed command, run as printed (2 gloo processes on CPU), trains the run it names."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from workbench.runner import wait
+    from workbench.runstore import RunDir
+
+    preset = tmp_path / "tiny.toml"
+    preset.write_text(config_to_toml(tiny_config(tiny_model_dir, tiny_csv, epochs=1)))
+    cli = [sys.executable, "-m", "workbench.cli", "launch-script", str(preset), "--nproc", "2", "--runs-dir", str(tmp_path / "runs"), "--no-preflight"]
+    printed = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    assert printed.returncode == 0, printed.stderr
+    command = shlex.split(printed.stdout.strip())
+    assert command[:2] == ["torchrun", "--standalone"]
+    run = RunDir(Path(command[-1]))
+    assert run.config().training.nproc == 2 and not run.events()  # written, not started
+    environment = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    trained = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert wait(run, timeout_s=60).type == "finished"
+    started = next(event for event in run.events() if event["type"] == "started")
+    assert started["effective_batch_size"] == 2 * 8  # both ranks trained

@@ -103,6 +103,7 @@ def train(
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start the run and return at once.")] = False,
     no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Launch without checking model, data and disk first.")] = False,
     nproc: Annotated[Optional[int], typer.Option("--nproc", min=1, help="Train on N processes (GPUs) with torchrun; sets training.nproc.", show_default=False)] = None,
+    nnodes: Annotated[int, typer.Option("--nnodes", min=1, help="Machines: above 1, write the run and print the torchrun command to start on each.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Fine-tune a model as a preset describes; prints where the run went and its metrics."""
@@ -113,8 +114,43 @@ def train(
     _warn_about(config)
     if not no_preflight:
         _preflight_or_exit(config, _runs_dir(runs_dir))
+    if nnodes > 1:
+        _print_launch(config, runs_dir, nproc=config.training.nproc, nnodes=nnodes, slurm=False)
+        return
     run, process = launch(config, _runs_dir(runs_dir))
+    if config.training.nproc > 1 and not as_json:
+        from ..launch_script import shell_line, torchrun_command
+
+        console.print(f"[dim]the same as: {shell_line(torchrun_command(run.path, config.training.nproc))}[/]", soft_wrap=True, markup=True)
     _report_launch(run, process, detach=detach, as_json=as_json, background=f"started [bold]{run.id}[/]", foreground=f"run [bold]{run.id}[/]")
+
+
+@command("launch-script")
+def launch_script(
+    preset: Annotated[str, typer.Argument(help="Preset name or path to a .toml file.")],
+    overrides: SetOption = None,
+    runs_dir: RunsDirOption = None,
+    slurm: Annotated[bool, typer.Option("--slurm", help="Print a Slurm sbatch script instead of a torchrun command.")] = False,
+    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (GPUs) per machine.")] = 1,
+    nnodes: Annotated[int, typer.Option("--nnodes", min=1, help="Machines.")] = 1,
+    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip checking model, data and disk first.")] = False,
+) -> None:
+    """Write a run for PRESET and print the torchrun command (or sbatch script) that trains it."""
+    from ..presets import load_config
+
+    config = load_config(preset, [*(overrides or []), f"training.nproc={nproc}"])
+    if not no_preflight:
+        _preflight_or_exit(config, _runs_dir(runs_dir))
+    _print_launch(config, runs_dir, nproc=nproc, nnodes=nnodes, slurm=slurm)
+
+
+def _print_launch(config: Any, runs_dir: Path | None, *, nproc: int, nnodes: int, slurm: bool) -> None:
+    """The run directory on stderr, the command or script alone on stdout (so it can be piped)."""
+    from ..launch_script import prepare_launch
+
+    path, text = prepare_launch(config, _runs_dir(runs_dir), nproc=nproc, nnodes=nnodes, slurm=slurm)
+    err_console.print(f"wrote {path.name} → {path} (not started); {'submit this script with sbatch' if slurm else 'run this on every machine'}:", soft_wrap=True, highlight=False, markup=False)
+    print(text)
 
 
 def _report_launch(run: Any, process: Any, *, detach: bool, as_json: bool, background: str, foreground: str, start_offset: int = 0) -> None:
