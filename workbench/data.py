@@ -181,12 +181,12 @@ def _raise_field_count(path: Path, line: int, row: list[str], width: int, delimi
     if other is not None:
         other_shown = "\\t" if other == "\t" else other
         raise DataError(
-            f"line {line} of {path.name} is separated by {other_shown!r} where the rest of the file uses {shown!r}",
-            f"use one delimiter throughout the file ({shown!r}); fix line {line} and any others like it",
+            f"line {line} of {path.name} is separated by '{other_shown}' where the rest of the file uses '{shown}'",
+            f"use one delimiter throughout the file ('{shown}'); fix line {line} and any others like it",
         )
     raise DataError(
-        f"line {line} of {path.name} has {len(row)} fields where the header has {width} (delimiter {shown!r})",
-        f"fix line {line}: quote fields that contain {shown!r}, or set data.delimiter",
+        f"line {line} of {path.name} has {len(row)} fields where the header has {width} (delimiter '{shown}')",
+        f"fix line {line}: quote fields that contain '{shown}', or set data.delimiter",
     )
 
 
@@ -208,7 +208,8 @@ def check_label_cells(raw: list[Any], source: str, column: str) -> None:
     if missing:
         examples = sorted({repr(raw[row - 1]) if raw[row - 1] is not None else "empty" for row in missing[:50]})[:3]
         raise DataError(
-            f"{len(missing)} rows of {name} have an empty or missing label in column '{column}' "
+            f"{len(missing)} {'row' if len(missing) == 1 else 'rows'} of {name} {'has' if len(missing) == 1 else 'have'} "
+            f"an empty or missing label in column '{column}' "
             f"({', '.join(examples)}; first at row {missing[0]})",
             "drop or fix those rows, or check data.label_column (a real class named like a missing value must be renamed)",
         )
@@ -293,11 +294,7 @@ def load_local(path: Path, data: DataConfig, task: str):
     import datasets
 
     path = Path(path).expanduser()
-    if path.is_dir():
-        raise DataError(f"{path} is a directory", "point data.train at a file (csv, tsv, json, jsonl, parquet, conll)")
-    if not path.is_file():
-        where = "" if path.is_absolute() else f" (looked in {Path.cwd()})"
-        raise DataError(f"data file {path} does not exist{where}", "check the path (relative paths in a preset are relative to the preset file)")
+    require_file(path)
     fmt = detect_format(path, data, task)
     if fmt == "parquet":
         return _load_with(datasets, "parquet", path)
@@ -396,6 +393,20 @@ def load_hub(source: str, data: DataConfig, default_split: str):
             ) from None
         text = " ".join(str(err).split())[:160]
         raise DataError(f"can't load dataset '{name}': {text}", "check the dataset id and the network, or use a local file") from None
+
+
+def check_local_source(source: str) -> None:
+    """Before anything slow: a name that is (or looks like) a local file exists and is a file."""
+    if is_local(source):
+        require_file(Path(source.split("::")[0]).expanduser())
+
+
+def require_file(path: Path) -> None:
+    if path.is_dir():
+        raise DataError(f"{path} is a directory", "point data.train at a file (csv, tsv, json, jsonl, parquet, conll)")
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" (looked in {Path.cwd()})"
+        raise DataError(f"data file {path} does not exist{where}", "check the path (relative paths in a preset are relative to the preset file)")
 
 
 def load_source(source: str, data: DataConfig, task: str, default_split: str):

@@ -97,11 +97,12 @@ def check_shard_index(index: Path) -> None:
 
 
 def check_pickled_weights(folder: Path) -> None:
-    """Refuse pickled weights (`*.bin`) that name anything but tensors, whether or not safetensors
-    sit beside them. Reads the pickle's opcodes, never its tensors or its code."""
+    """Refuse pickled weights (`*.bin`) that name anything but tensors. Reads the pickle's opcodes,
+    never its tensors or its code; with safetensors beside them the pickles are never read at all
+    (transformers and peft load the safetensors)."""
     folder = Path(folder)
     pickles = sorted(folder.glob("*.bin"))
-    if not folder.is_dir() or not pickles:
+    if not folder.is_dir() or not pickles or any(folder.glob("*.safetensors")):
         return
     from torch.serialization import get_unsafe_globals_in_checkpoint
 

@@ -115,7 +115,7 @@ def test_validation_split_is_seeded_and_stratified(shared_data: Path) -> None:
     "content,fragment",
     [
         ("text,label\nonly one,a\nanother,a\nthird,a\nfourth,a\n", "single class"),
-        ("text,label\na,pos\nb,\nc,neg\nd,pos\n", "empty or NaN label"),
+        ("text,label\na,pos\nb,\nc,neg\nd,pos\n", "empty or missing label"),
         ("text,label\n", "no rows"),
         ("", "is empty"),
     ],
@@ -138,3 +138,77 @@ def test_validation_labels_outside_the_training_set_are_named(tiny_csv: Path, tm
     validation.write_text("text,label\ngood,positive\nmeh,neutral\n")
     with pytest.raises(DataError, match="'neutral'"):
         CLASSIFICATION.load(config_for(str(tiny_csv), validation=str(validation)))
+
+
+@pytest.mark.parametrize("name, is_file", [
+    ("missing.csv", True), ("data/missing.csv", True), ("./reviews", True), ("~/x", True), ("a/b/c", True),
+    ("reviews.tsv.gz", True), ("C:\\data\\x", True),
+    ("imdb", False), ("stanfordnlp/sst2", False), ("org/name:validation", False), ("allenai/c4.en", False),
+])
+def test_names_that_look_like_files_are_files_and_only_hub_shaped_names_are_hub_ids(name: str, is_file: bool) -> None:
+    from workbench.data import is_local, looks_like_file
+
+    assert looks_like_file(name) is is_file
+    assert is_local(name) is is_file  # none of these exist here
+
+
+@pytest.mark.parametrize("cells, fragment", [
+    (["pos", "neg", "NaN", "na", " NULL ", "None", "N/A", ""], "6 rows of f.csv have an empty or missing label in column 'y'"),
+    (["pos", None, "neg"], "1 row of f.csv has an empty or missing label in column 'y'"),
+    ([[0, 1], [1]], "column 'y' of f.csv holds lists (row 1: [0, 1])"),
+    ([f"{i * 0.37:.2f}" for i in range(30)], "column 'y' of f.csv looks continuous (30 distinct numbers"),
+    ([i * 0.37 for i in range(30)], "looks continuous"),
+])
+def test_label_cells_that_are_not_labels_name_file_row_and_column(cells: list, fragment: str) -> None:
+    from workbench.data import check_label_cells
+
+    with pytest.raises(DataError) as caught:
+        check_label_cells(cells, "/data/f.csv", "y")
+    assert fragment in caught.value.message
+    assert "skip" not in caught.value.hint
+
+
+@pytest.mark.parametrize("cells", [
+    [str(i % 40) for i in range(200)],  # many integer classes (star ratings, topic ids)
+    [0.0, 1.0, 2.0] * 10,  # integer-valued floats
+    ["1.5", "2.5", "positive"] * 10,  # not all numbers: names
+    ["nan-free", "none-such"] * 5,
+])
+def test_real_label_columns_pass(cells: list) -> None:
+    from workbench.data import check_label_cells
+
+    check_label_cells(cells, "f.csv", "y")
+
+
+def test_a_torn_last_jsonl_line_is_named_and_the_fix_given(tmp_path: Path) -> None:
+    from workbench.data import check_json_lines
+
+    path = tmp_path / "rows.jsonl"
+    with pytest.raises(DataError) as caught:
+        check_json_lines('{"text": "a", "label": 1}\n\n{"text": "b", "label": 0}\n{"text": "c', path)
+    assert caught.value.message.startswith("line 4 of rows.jsonl is cut off")
+    assert "delete line 4" in caught.value.hint and "head -n 3" in caught.value.hint
+    with pytest.raises(DataError, match="line 1 of rows.jsonl is a JSON list"):
+        check_json_lines('["a", 1]\n{"text": "b"}\n', path)
+    check_json_lines('{"text": "a"}\n{"text": "b"}\n', path)
+
+
+def test_rows_of_another_width_are_named_with_the_delimiter_they_use(tmp_path: Path) -> None:
+    from workbench.data import check_field_counts
+
+    path = tmp_path / "mixed.csv"
+    with pytest.raises(DataError, match=r"line 3 of mixed.csv is separated by ';' where the rest of the file uses ','"):
+        check_field_counts("text,label\ngood,pos\nbad;neg\n", path, ",")
+    with pytest.raises(DataError, match=r"line 2 of mixed.csv has 3 fields where the header has 2"):
+        check_field_counts("text,label\ngood, really,pos\n", path, ",")
+    check_field_counts('text,label\n"good, really",pos\n\nbad,neg\n', path, ",")  # quoted delimiter, blank line
+
+
+def test_a_conll_line_short_of_the_files_columns_is_named() -> None:
+    from workbench.conll import parse_conll
+
+    with pytest.raises(DataError) as caught:
+        parse_conll("Angela NNP B-PER\nMerkel NNP I-PER\n\ngood JJ\n", "x.conll")
+    assert caught.value.message.startswith("line 4 of x.conll has 2 columns where the others have 3")
+    assert "fix line 4" in caught.value.hint
+    assert parse_conll("-DOCSTART- -X- O\n\nAngela NNP B-PER\n", "x.conll") == ([["Angela"]], [["B-PER"]])

@@ -101,3 +101,78 @@ def test_safetensors_are_preferred_over_a_pickle_beside_them(tiny_model_dir: Pat
     assert loaded.config.hidden_size == 32
     check_pickled_weights(str(folder))  # safetensors present: the pickle is never read
     assert not marker.exists()
+
+
+def _safetensors_copy(tiny_model_dir: Path, folder: Path) -> Path:
+    import shutil
+
+    shutil.copytree(tiny_model_dir, folder)
+    return folder / "model.safetensors"
+
+
+def test_a_whole_model_folder_passes_the_weight_checks(tiny_model_dir: Path) -> None:
+    from workbench.model_checks import check_model_folder
+
+    check_model_folder(tiny_model_dir)
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda raw: raw[:-1], "is truncated"),
+    (lambda raw: raw[:5], "is truncated: 5 bytes where its header needs 8"),
+    (lambda raw: raw[:8] + b"\xff" * (len(raw) - 8), "not a safetensors file"),
+    (lambda raw: (2**40).to_bytes(8, "little") + raw[8:], "not a safetensors file"),
+])
+def test_a_damaged_safetensors_file_is_found_from_its_header(tiny_model_dir: Path, tmp_path: Path, damage, fragment: str) -> None:
+    from workbench.model_checks import check_model_folder
+
+    weights = _safetensors_copy(tiny_model_dir, tmp_path / "model")
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(ModelError) as caught:
+        check_model_folder(weights.parent)
+    assert str(weights) in caught.value.message and fragment in caught.value.message
+    assert "copy or download the model again" in caught.value.hint
+
+
+def test_a_folder_without_weights_or_with_a_missing_shard_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from workbench.model_checks import check_model_folder
+
+    weights = _safetensors_copy(tiny_model_dir, tmp_path / "model")
+    weights.unlink()
+    with pytest.raises(ModelError, match="has a config.json but no weights"):
+        check_model_folder(weights.parent)
+    index = {"metadata": {}, "weight_map": {"bert.pooler.dense.weight": "model-00001-of-00002.safetensors"}}
+    (weights.parent / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(ModelError, match="lacks model-00001-of-00002.safetensors, a weights shard that model.safetensors.index.json names"):
+        check_model_folder(weights.parent)
+
+
+def test_custom_code_is_detected_from_auto_map_and_names_trust_remote_code(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from workbench.model_checks import check_custom_code, custom_code_classes
+
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "modeling_x.XModel",
+                                                                           "AutoTokenizer": ["tokenization_x.XTokenizer", None]}}))
+    assert custom_code_classes(str(folder)) == ["modeling_x.XModel", "tokenization_x.XTokenizer"]
+    with pytest.raises(ModelError) as caught:
+        check_custom_code(str(folder), "org/custom", trust_remote_code=False)
+    assert "org/custom ships its own code (modeling_x.XModel" in caught.value.message
+    assert "model.trust_remote_code = true" in caught.value.hint and "will run on this machine" in caught.value.hint
+    check_custom_code(str(folder), "org/custom", trust_remote_code=True)  # allowed: the CLI warns instead
+    assert custom_code_classes(str(tiny_model_dir)) == [] and custom_code_classes("nobody/not-cached") == []
+
+
+def test_an_unexpected_preflight_failure_never_says_to_skip_preflight(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.tasks.classification import TextClassification
+
+    def broken(self, config):
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(TextClassification, "load", broken)
+    preset = tmp_path / "p.toml"
+    preset.write_text(f'[model]\nname = "{tiny_model_dir}"\n[data]\ntrain = "{tmp_path / "x.csv"}"\n[method]\nkind = "full"\n')
+    report = preflight(load_config(preset), tmp_path / "runs")
+    (error,) = report.errors
+    assert error.message == "pre-flight could not check the data: TypeError: unhashable type: 'list'"
+    assert "data.label_column" in error.hint and "pre-flight" not in error.hint
