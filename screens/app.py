@@ -21,10 +21,15 @@ screen alive, so a half-filled Setup form or a Train screen's curves survive a v
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import sys
+import threading
 import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -53,6 +58,17 @@ if TYPE_CHECKING:
 
 #: Which slot each screen-switching action shows (used to hide the key for the current one).
 SLOT_OF_ACTION = {"show_setup": "setup", "show_train": "train", "show_results": "results", "show_runs": "runs"}
+
+
+class NonBlockingExecutor(ThreadPoolExecutor):
+    """The app loop's default executor (what `asyncio.to_thread` and thread workers run on).
+
+    `asyncio.run` shuts the default executor down when the app ends and, by default, joins its
+    threads: quitting would wait for a model inspection to finish. This one never waits.
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
 
 
 class WorkbenchApp(App[None]):
@@ -86,6 +102,9 @@ class WorkbenchApp(App[None]):
         self._modes_made = 0
 
     # -- start-up ---------------------------------------------------------------------------
+    def on_load(self) -> None:
+        asyncio.get_running_loop().set_default_executor(NonBlockingExecutor(thread_name_prefix="tlwb-worker"))
+
     def on_mount(self) -> None:
         self._open_first_screen()
 
@@ -400,6 +419,33 @@ class WorkbenchApp(App[None]):
             self.notify(f"{type(error).__name__}: {error}", title="unexpected error", severity="error", timeout=8)
 
 
-def run_app(runs_dir: Path, preset: str | None = None, run: str | None = None) -> None:
-    """Run the workbench in this terminal (what `tlwb` with no subcommand does)."""
-    WorkbenchApp(runs_dir, preset=preset, run=run).run()
+def run_app(runs_dir: Path, preset: str | None = None, run: str | None = None, **run_options: Any) -> None:
+    """Run the workbench in this terminal (what `tlwb` with no subcommand does).
+
+    Quitting returns the terminal at once, whatever a worker thread is doing (inspecting a
+    model can take many seconds): once Textual has restored the terminal and printed its exit
+    message, a process with threads still going ends there (`os._exit`) instead of joining them,
+    so nothing they would print (a library's warning) reaches the shell.
+    """
+    quiet_libraries()
+    app = WorkbenchApp(runs_dir, preset=preset, run=run)
+    app.run(**run_options)
+    if lingering_threads():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)
+
+
+def quiet_libraries() -> None:
+    """Libraries' warnings and progress bars would scribble over the screen (and onto the shell
+    after quitting): the app shows what matters itself."""
+    warnings.simplefilter("ignore")
+    for name, value in (("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+                        ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+                        ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)
+
+
+def lingering_threads() -> list[threading.Thread]:
+    """Threads that would keep the interpreter from exiting (workers still busy)."""
+    return [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]

@@ -43,33 +43,40 @@ def suggestion_picker(title: str, suggestions: list[Suggestion]) -> PickList[str
                     help="enter: use it · esc: cancel")
 
 
-class PresetNamePrompt(ModalScreen[str | None]):
-    """Ask for a name to save the current setup under."""
+class PresetNamePrompt(ModalScreen["tuple[str, str] | None"]):
+    """Ask for a name and a one-line description to save the current setup under; answers
+    `(name, description)` or None. The description starts as one derived from the setup."""
 
     DEFAULT_CSS = """
     PresetNamePrompt { align: center middle; }
     PresetNamePrompt > Vertical {
-        width: 60; height: auto; border: round $accent; background: $surface; padding: 0 1;
+        width: 64; max-width: 100%; height: auto; border: round $accent; background: $surface; padding: 0 1;
     }
     PresetNamePrompt .dialog-help { color: $text-muted; }
+    PresetNamePrompt .field-label { color: $text-muted; }
     """
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, suggested: str = "") -> None:
+    def __init__(self, suggested: str = "", description: str = "") -> None:
         super().__init__()
         self.suggested = suggested
+        self.description = description
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Save preset as"
             yield Input(self.suggested, placeholder="preset name (letters, digits, - and _)", id="preset-name")
-            yield Static("enter: save · esc: cancel", classes="dialog-help")
+            yield Static("description", classes="field-label")
+            yield Input(self.description, placeholder="one line: what this preset trains", id="preset-description")
+            yield Static("enter: save · tab: next field · esc: cancel", classes="dialog-help")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        name = event.value.strip()
+        name = self.query_one("#preset-name", Input).value.strip()
         if name:
-            self.dismiss(name)
+            self.dismiss((name, self.query_one("#preset-description", Input).value.strip()))
+        else:
+            self.query_one("#preset-name", Input).focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -14,18 +14,20 @@ import copy
 from pathlib import Path
 from typing import Any, Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, OptionList, RadioSet, Select, Static
+from textual.widgets import Collapsible, Input, Label, OptionList, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
 from workbench.config import RunConfig
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.presets import load_config, save_preset, user_presets_dir, validate_config
-from workbench.preview import DataPreview, ModelPreview, preview_data, preview_model
+from workbench.presets import describe_config, load_config, save_preset, user_presets_dir, validate_config
+from workbench import humanize
+from workbench.preview import DataPreview, ModelPreview, estimate_training_seconds, preview_data, preview_model
 from workbench.suggestions import Suggestion, data_suggestions, model_suggestions
 
 from .base import WorkbenchScreen
@@ -57,6 +59,10 @@ COLUMN_FIELDS = {
 #: Keys whose change calls for a new model inspection / data preview.
 MODEL_KEYS = ("task", "model.name", "model.revision", "model.trust_remote_code", "method.r", "method.target_modules")
 DATA_KEYS = ("task", "data", "training.seed")
+#: The settings that only apply to LoRA: hidden for full and head.
+LORA_KEYS = ("method.r", "method.alpha", "method.dropout", "method.target_modules")
+#: A run estimated to train longer than this asks before it starts (seconds).
+LONG_RUN_S = 30 * 60
 
 
 def default_config() -> RunConfig:
@@ -145,6 +151,10 @@ class SetupScreen(WorkbenchScreen):
         self._data_key = ""
         self._data_pending = False
         self.suggestions: dict[str, list[Suggestion]] = {"model.name": [], "data.train": []}
+        #: The learning rate the form itself put in the field (a method's default); a value typed
+        #: over it is the user's, and switching method leaves it alone.
+        self._default_lr: str | None = None
+        self.gpus = 0
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -159,7 +169,9 @@ class SetupScreen(WorkbenchScreen):
             with Vertical(id="data-panel", classes="panel") as panel:
                 panel.border_title = "Data"
                 yield ConfigInput("data.train", base, placeholder="data file (csv, tsv, jsonl, conll…) or hub id", suggester=SourceSuggester())
-                yield Static(id="data-sizes")
+                with Horizontal(classes="row", id="data-rows"):
+                    yield from _field("rows", ConfigInput("data.max_train_samples", base, placeholder="all", classes="medium"))
+                    yield Static(id="data-sizes")
                 for task, pair in COLUMN_FIELDS.items():
                     with Horizontal(classes="row column-row", id=f"columns-{task}"):
                         for key, label in pair:
@@ -169,12 +181,13 @@ class SetupScreen(WorkbenchScreen):
             with Vertical(id="method-panel", classes="panel") as panel:
                 panel.border_title = "Method"
                 yield ConfigChoice("method.kind", METHODS, self.initial.method.kind)
-                with Horizontal(classes="row"):
+                with Horizontal(classes="row lora-row"):
                     yield from _field("r", ConfigInput("method.r", base, classes="short"))
                     yield from _field("alpha", ConfigInput("method.alpha", base, classes="short"))
                     yield from _field("dropout", ConfigInput("method.dropout", base, classes="short"))
-                with Horizontal(classes="row"):
+                with Horizontal(classes="row lora-row"):
                     yield from _field("targets", ConfigInput("method.target_modules", base, placeholder="per architecture"))
+                yield Static("no LoRA settings: the whole model trains", id="method-note")
             with Vertical(id="training-panel", classes="panel") as panel:
                 panel.border_title = "Training"
                 with Horizontal(classes="row"):
@@ -189,6 +202,13 @@ class SetupScreen(WorkbenchScreen):
                 with Horizontal(classes="row"):
                     yield from _field("eval", ConfigSelect("training.eval_strategy", EVAL_STRATEGIES, classes="eval-select"))
                     yield from _field("task", ConfigSelect("task", TASKS, classes="task-select"))
+        with Collapsible(title="advanced: accumulation, warmup, decay, eval steps, samples", id="advanced"):
+            with Horizontal(classes="row"):
+                yield from _field("accum", ConfigInput("training.gradient_accumulation_steps", base, classes="short"))
+                yield from _field("warmup", ConfigInput("training.warmup_ratio", base, classes="short"))
+                yield from _field("decay", ConfigInput("training.weight_decay", base, classes="short"))
+                yield from _field("eval steps", ConfigInput("training.eval_steps", base, classes="short"))
+                yield from _field("samples", ConfigInput("training.num_samples", base, classes="short"))
         yield PreviewTable(id="preview-table")
         yield Static(id="setup-status")
         yield WorkbenchFooter()
@@ -209,6 +229,8 @@ class SetupScreen(WorkbenchScreen):
         self.loaded = config.model_dump(mode="json")
         for field in self.fields():
             field.fill(config_value(config, field.key))
+        lr = self.query_one("#training-learning_rate", ConfigInput)
+        self._default_lr = lr.value if _is_default_rate(config) else None
         self.query_one("#method-target_modules", ConfigInput).placeholder = "per architecture"
         self.form_changed()
 
@@ -233,6 +255,8 @@ class SetupScreen(WorkbenchScreen):
             self._reset_columns()
         if key == "method.kind":
             self._method_changed(self.query_one(ConfigChoice).raw or "lora")
+        if key == "model.name":
+            self._model_changed(event.value)  # type: ignore[attr-defined]
         if key is not None:
             self.form_changed()
 
@@ -251,21 +275,45 @@ class SetupScreen(WorkbenchScreen):
         self._refresh_estimate(config)
 
     def _method_changed(self, method: str) -> None:
-        """A learning rate left at the old method's default follows the new method's default."""
-        from workbench.config import DEFAULT_LEARNING_RATES
+        """A learning rate the form put in (the old method's default) follows the new method's
+        default; one the user typed stays, whatever its value."""
+        from workbench.config import DEFAULT_LEARNING_RATES, GENERATION_LEARNING_RATES
 
         lr_field = self.query_one("#training-learning_rate", ConfigInput)
-        try:
-            current = float(lr_field.value)
-        except ValueError:
+        if self._default_lr is None or lr_field.value != self._default_lr:
+            self._default_lr = None
             return
-        if current in DEFAULT_LEARNING_RATES.values() and current != DEFAULT_LEARNING_RATES[method]:
-            lr_field.fill(DEFAULT_LEARNING_RATES[method])
+        generating = _lookup(self.form_data(), "task") == "text-generation"
+        rate = (GENERATION_LEARNING_RATES if generating else DEFAULT_LEARNING_RATES).get(method)
+        if rate is not None:
+            lr_field.fill(rate)
+            self._default_lr = lr_field.value
+
+    def _model_changed(self, name: str) -> None:
+        """What the form said about the old model goes at once: its info, its LoRA targets."""
+        self._forget_model()
+        if not name.strip():
+            self.query_one(ModelInfo).show(Text("type a hub id or a model folder; ctrl+l lists models seen before", style="dim"))
+
+    def _forget_model(self) -> None:
+        old = self.model_preview
+        self.model_preview, self.model_error, self._model_key = None, None, ""
+        targets = self.query_one("#method-target_modules", ConfigInput)
+        if old is not None and old.lora_targets and targets.value == ",".join(old.lora_targets):
+            targets.fill(None)  # the old model's defaults: the new model gets its own
+        targets.placeholder = "per architecture"
 
     def _update_lora_fields(self, config: RunConfig) -> None:
+        """LoRA's settings show (and count) only while LoRA is the method."""
         lora = config.method.kind == "lora"
-        for key in ("method.r", "method.alpha", "method.dropout", "method.target_modules"):
+        for key in LORA_KEYS:
             self.query_one(f"#{key.replace('.', '-')}", ConfigInput).disabled = not lora
+        for row in self.query(".lora-row"):
+            row.display = lora
+        note = self.query_one("#method-note", Static)
+        note.display = not lora
+        note.update("no LoRA settings: the whole model trains" if config.method.kind == "full"
+                    else "no LoRA settings: only the new head trains")
 
     def _reset_columns(self) -> None:
         for select in self.query(".column-select").results(ConfigSelect):
@@ -329,8 +377,18 @@ class SetupScreen(WorkbenchScreen):
             except ConfigError:
                 return
         self.query_one(ModelInfo).show_preview(
-            self.model_preview, config.method.kind, config.training.batch_size, config.training.max_length, config.method.r
+            self.model_preview, config.method.kind, config.training.batch_size, config.training.max_length, config.method.r,
+            estimate=self.estimate(config),
         )
+
+    def estimate(self, config: RunConfig) -> tuple[float, str] | None:
+        """(seconds, device) of a rough training time, once both previews are in."""
+        if self.model_preview is None or self.data_preview is None:
+            return None
+        train_rows = self.data_preview.sizes.get("train", 0)
+        seconds = estimate_training_seconds(train_rows, config, self.model_preview.info.params.total, self.gpus)
+        on_gpu = config.training.device == "cuda" or (self.gpus > 0 and config.training.device == "auto")
+        return seconds, "gpu" if on_gpu else "cpu"
 
     # -- data preview ---------------------------------------------------------------------------
     def _request_data_preview(self, config: RunConfig, data: dict[str, Any]) -> None:
@@ -399,6 +457,8 @@ class SetupScreen(WorkbenchScreen):
         self.post_message(self.GpusCounted(preview.visible_gpus()))
 
     def on_setup_screen_gpus_counted(self, message: GpusCounted) -> None:
+        self.gpus = message.count
+        self._refresh_estimate()
         for widget in self.query(".nproc-field"):
             widget.display = message.count > 1
         if message.count > 1:
@@ -435,7 +495,23 @@ class SetupScreen(WorkbenchScreen):
                 self.notify(problem.one_line(), title="can't train yet", severity="error")
                 return
         warn_about(self, config)
+        estimate = self.estimate(config)
+        if estimate is not None and estimate[0] > LONG_RUN_S:
+            self._confirm_long_run(config, *estimate)
+            return
         self.post_message(self.StartRun(config))
+
+    def _confirm_long_run(self, config: RunConfig, seconds: float, device: str) -> None:
+        rows = self.data_preview.sizes.get("train", 0) if self.data_preview else 0
+        question = ConfirmDialog(
+            "A long run",
+            f"This run may train for about {humanize.duration(seconds)} on {device}: {rows:,} rows × "
+            f"{config.training.epochs:g} epochs. That's a rough estimate from the data size, the model and the device.\n"
+            "A row limit (rows, in the Data panel) makes a quick first run.",
+            confirm="Train anyway",
+            keep="Back to Setup",
+        )
+        self.app.push_screen(question, lambda go: self.post_message(self.StartRun(config)) if go else None)
 
     def checked_config(self, title: str, retry_key: str) -> RunConfig | None:
         """The valid config, or None after marking the bad fields and saying why."""
@@ -484,22 +560,23 @@ class SetupScreen(WorkbenchScreen):
         if config is None:
             return
 
-        def save(name: str | None, overwrite: bool = False) -> None:
-            if not name:
+        def save(answer: tuple[str, str] | None, overwrite: bool = False) -> None:
+            if not answer:
                 return
+            name, description = answer
             try:
-                path = save_preset(config, name, overwrite=overwrite)
+                path = save_preset(config, name, overwrite=overwrite, description=description)
             except ConfigError as err:
                 existing = user_presets_dir() / f"{name}.toml"
                 if not overwrite and existing.exists():
                     question = ConfirmDialog("Preset exists", f"A preset named '{name}' is already at {_display_path(existing)}.\nReplace it with this setup?", confirm="Replace")
-                    self.app.push_screen(question, lambda replace: save(name, True) if replace else None)
+                    self.app.push_screen(question, lambda replace: save(answer, True) if replace else None)
                     return
                 self.notify(err.one_line(), title="can't save preset", severity="error")
                 return
             self.notify(f"saved preset {name} → {_display_path(str(path))}", timeout=4)
 
-        self.app.push_screen(PresetNamePrompt(config.name or ""), save)
+        self.app.push_screen(PresetNamePrompt(config.name or "", describe_config(config)), save)
 
 
 def warn_about(screen: WorkbenchScreen, config: RunConfig) -> None:
@@ -508,6 +585,14 @@ def warn_about(screen: WorkbenchScreen, config: RunConfig) -> None:
         screen.notify(f"trust_remote_code is on: code from {config.model.name} will run on this machine", severity="warning", timeout=8)
     if config.training.group_by_length:
         screen.notify("training.group_by_length is on: faster, but it has collapsed small runs to the majority class", severity="warning", timeout=8)
+
+
+def _is_default_rate(config: RunConfig) -> bool:
+    """Whether the config's learning rate is its method's default (for its task)."""
+    from workbench.config import DEFAULT_LEARNING_RATES, GENERATION_LEARNING_RATES
+
+    rates = GENERATION_LEARNING_RATES if config.task == "text-generation" else DEFAULT_LEARNING_RATES
+    return config.training.learning_rate == rates.get(config.method.kind)
 
 
 def _valid(field: ConfigInput) -> bool:

@@ -172,17 +172,34 @@ def config_to_toml(config: RunConfig) -> str:
     return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
 
 
-def save_preset(config: RunConfig, name: str, *, folder: Path | None = None, overwrite: bool = False) -> Path:
-    """Write a preset atomically; refuses to replace an existing one unless asked."""
+def save_preset(config: RunConfig, name: str, *, folder: Path | None = None, overwrite: bool = False,
+                description: str | None = None, base: Path | None = None) -> Path:
+    """Write a preset atomically; refuses to replace an existing one unless asked.
+
+    Local paths are saved absolute (relative ones resolve against `base`, the current folder, as
+    typed), so the preset works from whatever folder it is loaded. `description` replaces the one
+    the config carried (from the preset it was loaded from); None keeps it.
+    """
     if not name or any(ch in name for ch in "/\\") or name.startswith("."):
         raise ConfigError(f"'{name}' is not a usable preset name", "use letters, digits, '-' and '_'")
     folder = folder or user_presets_dir()
     path = folder / f"{name}.toml"
     if path.exists() and not overwrite:
         raise ConfigError(f"preset '{name}' already exists at {path}", "choose another name or confirm overwrite")
-    config = config.model_copy(update={"name": name})
-    atomic_write_text(path, config_to_toml(config))
+    data = resolve_paths(config.model_dump(mode="json", exclude_none=True), base or Path.cwd())
+    data["name"] = name
+    if description is not None:
+        data["description"] = " ".join(description.split())
+    atomic_write_text(path, config_to_toml(validate_config(data)))
     return path
+
+
+def describe_config(config: RunConfig) -> str:
+    """A one-line description of what a config trains: `all-MiniLM-L6-v2 · reviews.csv · LoRA r=8`."""
+    model = config.model.name.rstrip("/").split("/")[-1] or config.model.name
+    data = config.data.train.rstrip("/").split("/")[-1] or config.data.train
+    method = {"lora": f"LoRA r={config.method.r}", "full": "full fine-tune", "head": "head only"}.get(config.method.kind, config.method.kind)
+    return f"{model} · {data} · {method}"
 
 
 def _absolutize(value: str, folder: Path) -> str:

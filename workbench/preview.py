@@ -39,8 +39,8 @@ class DataPreview:
     text_column: str | None
     label_column: str | None
     text_pair_column: str | None = None
-    #: Human label name (or entity type, for token classification) -> count in the training data
-    #: as loaded (before `max_train_samples` and the held-out split).
+    #: Human label name (or entity type, for token classification) -> count in the rows that will
+    #: really train (after `max_train_samples` and the held-out split).
     label_counts: dict[str, int] = field(default_factory=dict)
     #: The tag set, for token classification (`O`, `B-PER`, …); empty for text classification.
     tags: list[str] = field(default_factory=list)
@@ -63,15 +63,22 @@ def preview_data(config: RunConfig, max_rows: int = 8) -> DataPreview:
         return _preview_data(config, max_rows)
 
 
+#: The column the preview adds to classification splits: label ids, for the stratified split.
+LABEL_IDS = "__tlwb_label__"
+
+
 def _preview_data(config: RunConfig, max_rows: int) -> DataPreview:
     captured: dict[str, Any] = {}
+    classify = config.task == "text-classification"
 
-    def keep_raw_train(dataset: Any, role: str) -> Any:
+    def prepare(dataset: Any, role: str) -> Any:
         if role == "train":
             captured["raw"] = dataset
-        return dataset
+        return _with_label_ids(dataset, role, config, captured) if classify else dataset
 
-    splits = load_splits(config.data, config.task, config.training.seed, keep_raw_train)
+    # The same subsampling and (stratified) held-out split as training, so the counts below are
+    # those of the rows that will really train.
+    splits = load_splits(config.data, config.task, config.training.seed, prepare, stratify_column=LABEL_IDS if classify else None)
     raw = captured["raw"]
     sizes = {"train": len(splits.train), "validation": len(splits.validation)}
     if splits.test is not None:
@@ -87,35 +94,52 @@ def _preview_data(config: RunConfig, max_rows: int) -> DataPreview:
         total_rows=len(raw),
     )
     if config.task == "token-classification":
-        _describe_tokens(preview, raw, config)
+        _describe_tokens(preview, raw, splits.train, config)
     elif config.task == "text-generation":
         _describe_chat(preview, raw, config)
     else:
-        _describe_labels(preview, raw, config)
+        _describe_labels(preview, splits.train, captured)
     return preview
 
 
-def _describe_labels(preview: DataPreview, raw: Any, config: RunConfig) -> None:
+def _with_label_ids(dataset: Any, role: str, config: RunConfig, state: dict[str, Any]) -> Any:
+    """`dataset` with its labels encoded as training encodes them, in a `LABEL_IDS` column."""
+    import datasets
+
     from .tasks.classification import LabelEncoder, detect_columns
 
-    text, pair, label = detect_columns(raw, config.data)
-    labels = raw[label][:]
-    encoder = LabelEncoder.learn(labels, config.data.label_names, config.data.train)
-    counts = Counter(encoder.encode(labels, config.data.train))
+    if "columns" not in state:
+        state["columns"] = detect_columns(dataset, config.data)
+    label = state["columns"][2]
+    if label not in dataset.column_names:
+        return dataset  # training says which split lacks it; the preview has nothing to count
+    source = getattr(config.data, role) or config.data.train
+    if role == "train":
+        state["encoder"] = LabelEncoder.learn(dataset[label][:], config.data.label_names, source)
+    encoder = state["encoder"]
+    ids = encoder.encode(dataset[label][:], source)
+    return dataset.add_column(LABEL_IDS, ids).cast_column(LABEL_IDS, datasets.ClassLabel(names=encoder.names))
+
+
+def _describe_labels(preview: DataPreview, train: Any, state: dict[str, Any]) -> None:
+    text, pair, label = state["columns"]
+    names = state["encoder"].names
+    counts = Counter(train[LABEL_IDS][:])
     preview.text_column, preview.text_pair_column, preview.label_column = text, pair, label
-    preview.label_counts = {name: counts.get(i, 0) for i, name in enumerate(encoder.names)}
+    preview.label_counts = {name: counts.get(i, 0) for i, name in enumerate(names)}
 
 
-def _describe_tokens(preview: DataPreview, raw: Any, config: RunConfig) -> None:
-    """Word and tag columns, the tag set, and entity counts per type."""
+def _describe_tokens(preview: DataPreview, raw: Any, train: Any, config: RunConfig) -> None:
+    """Word and tag columns, the tag set, and entity counts per type in the rows that train."""
     from .ner import lenient_spans, order_tags
     from .tasks.token_classification import read_tagged
 
     words, tags, _, (tokens_column, tags_column) = read_tagged(raw, config.data, config.data.train)
     preview.text_column, preview.label_column = tokens_column, tags_column
     preview.rows = [{tokens_column: " ".join(w), tags_column: " ".join(t)} for w, t in zip(words, tags[: len(preview.rows)])]
-    entities = Counter(span.type for sentence in tags for span in lenient_spans(sentence))
     preview.tags = order_tags({tag for sentence in tags for tag in sentence})
+    _, train_tags, _, _ = read_tagged(train, config.data, config.data.train)
+    entities = Counter(span.type for sentence in train_tags for span in lenient_spans(sentence))
     preview.label_counts = dict(entities.most_common())
 
 
@@ -190,6 +214,29 @@ class ModelPreview:
         if params is None:
             return None
         return estimate_memory_bytes(params, batch_size, max_length, self.info.hidden_size, self.info.layers)
+
+
+#: Rough training throughput, in FLOP/s, per kind of device: a few CPU cores, one mid-range GPU.
+ROUGH_FLOPS = {"cpu": 1.5e11, "gpu": 1.5e13}
+#: FLOPs per parameter and token: forward (2) plus backward (4 for full; LoRA and head skip most
+#: weight gradients, so about 2).
+FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "head": 2.5}
+
+
+def estimate_training_seconds(train_rows: int, config: RunConfig, params_total: int, gpus: int = 0) -> float:
+    """A rough training time from the data size, epochs (or max_steps), model size and device.
+
+    Counts every row as `max_length` tokens (the upper bound) and assumes a typical throughput
+    for the device kind; good to tell minutes from hours, no better. Evaluation is not counted.
+    """
+    training = config.training
+    if training.max_steps:
+        samples = training.max_steps * training.batch_size * training.gradient_accumulation_steps * max(1, training.nproc)
+    else:
+        samples = train_rows * training.epochs
+    device = "cpu" if training.device == "cpu" or (gpus == 0 and training.device != "cuda") else "gpu"
+    flops = FLOPS_PER_PARAM_TOKEN.get(config.method.kind, 6) * params_total * training.max_length * samples
+    return flops / (ROUGH_FLOPS[device] * (max(1, min(gpus, training.nproc)) if device == "gpu" else 1))
 
 
 def visible_gpus() -> int:

@@ -10,9 +10,19 @@ from workbench.preview import ModelPreview
 from .status_text import StatusText
 
 METHOD_NAMES = {"full": "full", "lora": "LoRA", "head": "head"}
+#: A training time estimate above this many seconds is shown in warning colours (Setup asks too).
+LONG_RUN_S = 30 * 60
 
 
-def describe_model(preview: ModelPreview, method: str, batch_size: int | None, max_length: int | None, r: int | None = None) -> Text:
+def rough_time(seconds: float) -> str:
+    """An estimate as rough as it is: `~40s`, `~12m`, `~3h 30m`."""
+    text = humanize.duration(seconds)
+    return "~" + (text.split()[0] if " " in text and not text.endswith("m") else text)
+
+
+def describe_model(preview: ModelPreview, method: str, batch_size: int | None, max_length: int | None, r: int | None = None,
+                   estimate: tuple[float, str] | None = None) -> Text:
+    """The model panel's lines; `estimate` is (seconds, device) of a rough training time."""
     info = preview.info
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(info.describe(), style="bold")
@@ -29,6 +39,10 @@ def describe_model(preview: ModelPreview, method: str, batch_size: int | None, m
         memory = preview.memory_bytes(method, batch_size, max_length)
         text.append(f"\nest. memory {humanize.bytes_(memory)}")
         text.append(f" · batch {batch_size}×{max_length}", style="dim")
+    if estimate is not None:
+        seconds, device = estimate
+        text.append(f"\nest. time {rough_time(seconds)} on {device}", style="bold yellow" if seconds > LONG_RUN_S else "")
+        text.append(" (rough)", style="dim")
     if max_length and info.max_positions and max_length > info.max_positions:
         text.append(f"\n⚠ max length {max_length} > model limit {info.max_positions}", style="yellow")
     return text
@@ -41,9 +55,10 @@ class ModelInfo(StatusText):
         super().__init__(**kwargs)
         self.preview: ModelPreview | None = None
 
-    def show_preview(self, preview: ModelPreview, method: str, batch_size: int | None, max_length: int | None, r: int | None = None) -> None:
+    def show_preview(self, preview: ModelPreview, method: str, batch_size: int | None, max_length: int | None, r: int | None = None,
+                     estimate: tuple[float, str] | None = None) -> None:
         self.preview = preview
-        self.show(describe_model(preview, method, batch_size, max_length, r))
+        self.show(describe_model(preview, method, batch_size, max_length, r, estimate))
 
     def refresh_estimate(self, method: str, batch_size: int | None, max_length: int | None, r: int | None = None) -> None:
         if self.preview is not None and not self.is_loading and not self.has_class("-error"):

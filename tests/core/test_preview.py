@@ -27,7 +27,7 @@ def test_data_preview_detects_columns_labels_and_split_sizes(tiny_csv: Path) -> 
     assert (preview.text_column, preview.label_column) == ("text", "label")
     assert preview.rows[0] == {"text": "this movie was good and great 0", "label": "positive"}
     assert len(preview.rows) == 3
-    assert preview.label_counts == {"negative": 40, "positive": 40}
+    assert preview.label_counts == {"negative": 36, "positive": 36}  # the 72 rows that train
     assert preview.sizes == {"train": 72, "validation": 8} and preview.validation_from_train
     assert preview.total_rows == 80 and preview.num_labels == 2
 
@@ -37,7 +37,7 @@ def test_data_preview_follows_max_train_samples_and_label_names(tmp_path: Path) 
     data.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 3}\n" for i in range(300)))
     config = config_for(data, data={"label_names": ["neg", "neu", "pos"], "max_train_samples": 100})
     preview = preview_data(config)
-    assert preview.label_counts == {"neg": 100, "neu": 100, "pos": 100}
+    assert preview.label_counts == {"neg": 27, "neu": 32, "pos": 31}  # the 90 rows that train, as training draws them
     assert preview.sizes == {"train": 90, "validation": 10}  # 100 drawn, 10% held out, as training does
 
 
@@ -47,7 +47,7 @@ def test_data_preview_of_a_conll_file_gives_the_tag_set_and_entities(tmp_path: P
     preview = preview_data(config_for(conll, task="token-classification"))
     assert (preview.text_column, preview.label_column) == ("tokens", "ner_tags")
     assert preview.tags == ["O", "B-LOC", "B-ORG", "B-PER", "I-PER"]
-    assert preview.label_counts == {"PER": 5, "LOC": 5, "ORG": 3}
+    assert preview.label_counts == {"PER": 4, "LOC": 4, "ORG": 3}  # in the 7 sentences that train
     assert preview.rows[0] == {"tokens": "Angela Merkel visited Paris .", "ner_tags": "B-PER I-PER O B-LOC O"}
     assert preview.num_labels == 5
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -14,6 +15,9 @@ from screens.setup import SetupScreen
 from screens.train import TrainScreen
 from tests.fakes import FakeRun
 from tests.tui.harness import cancels, fast_watchers, wait_for, wait_for_screen  # noqa: F401 (fixtures)
+from tests.tui.test_setup import (  # noqa: F401 (fixtures)
+    Launches, field, open_setup, paste, previews_done, retype, shown, tiny_preset, user_presets,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_watchers")
 
@@ -40,3 +44,193 @@ async def test_a_long_footer_fits_80_columns_without_a_stray_character(runs_dir:
         keys = [key.key_display for key in footer.query(FooterKey)]
         assert "^q" in keys and keys[-1] == "^p"
         assert sum(key.region.width for key in footer.query(FooterKey)) <= 80
+
+
+QUIT_WHILE_INSPECTING = r'''
+import sys, threading, time, warnings
+from pathlib import Path
+
+import screens.setup
+from screens.app import run_app
+from screens.setup import SetupScreen
+
+inspecting = threading.Event()
+
+def slow_inspection(*args, **kwargs):
+    inspecting.set()
+    time.sleep(30)  # a model inspection that takes its time
+    warnings.warn("printed by a worker after quit", FutureWarning)
+    print("printed by a worker after quit", file=sys.stderr)
+
+screens.setup.preview_model = slow_inspection
+
+async def quit_while_inspecting(pilot):
+    while not (isinstance(pilot.app.screen, SetupScreen) and inspecting.is_set()):
+        await pilot.pause(0.05)
+    print(f"QUIT {time.monotonic()}", flush=True)
+    await pilot.press("ctrl+q")
+
+run_app(Path(sys.argv[1]), headless=True, auto_pilot=quit_while_inspecting)
+'''
+
+
+def test_quit_returns_at_once_and_nothing_prints_after_it(runs_dir: Path, tmp_path: Path) -> None:
+    """ctrl+q during a 30 s model inspection: the process ends within seconds, silently."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "quit_while_inspecting.py"
+    script.write_text(QUIT_WHILE_INSPECTING)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, str(script), str(runs_dir)], capture_output=True, text=True, timeout=120, env=env)
+    ended = time.monotonic()
+    quit_at = next(float(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("QUIT "))
+    assert done.returncode == 0, done.stderr
+    assert ended - quit_at < 5, f"quit took {ended - quit_at:.1f}s"
+    assert "after quit" not in done.stderr + done.stdout
+
+
+# -- Setup -----------------------------------------------------------------------------------------
+async def test_lora_settings_hide_for_full_and_head_and_a_typed_learning_rate_stays(runs_dir: Path, tiny_preset: Path) -> None:
+    from screens.widgets.config_fields import ConfigChoice
+
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        lora_rows = list(screen.query(".lora-row"))
+        assert lora_rows and all(row.display for row in lora_rows)
+        await retype(pilot, field(screen, "training.learning_rate"), "3e-5")  # typed: full's default, by chance
+        screen.query_one("#method-kind-head").value = True
+        await wait_for(pilot, lambda: screen.query_one(ConfigChoice).raw == "head", what="head chosen")
+        await pilot.pause()
+        assert not any(row.display for row in lora_rows) and not field(screen, "method.r").region.height
+        assert "only the new head trains" in shown(screen.query_one("#method-note"))
+        assert field(screen, "training.learning_rate").value == "3e-5"  # the user's, kept
+        screen.query_one("#method-kind-lora").value = True
+        await pilot.pause()
+        assert all(row.display for row in lora_rows)
+        assert field(screen, "training.learning_rate").value == "3e-5"
+        assert screen.build_config().training.learning_rate == pytest.approx(3e-5)
+
+
+async def test_a_row_limit_and_advanced_settings_reach_the_run(runs_dir: Path, tiny_preset: Path) -> None:
+    from textual.widgets import Collapsible
+
+    launches = Launches()
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24), message_hook=launches) as pilot:
+        screen = await open_setup(pilot)
+        await previews_done(pilot, screen)
+        assert screen.data_preview.label_counts == {"negative": 36, "positive": 36}  # the 72 rows that train
+        await retype(pilot, field(screen, "data.max_train_samples"), "40")
+        await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.sizes["train"] == 36,
+                       timeout=30, what="the preview of 40 rows")
+        assert sum(screen.data_preview.label_counts.values()) == 36  # counts follow the row limit
+        assert "train 36 · val 4" in shown(screen.query_one("#data-sizes"))
+        advanced = screen.query_one("#advanced", Collapsible)
+        advanced.collapsed = False
+        await pilot.pause()
+        for key, value in (("training.gradient_accumulation_steps", "2"), ("training.warmup_ratio", "0.1"),
+                           ("training.weight_decay", "0"), ("training.eval_steps", "5"), ("training.num_samples", "10")):
+            await retype(pilot, field(screen, key), value)
+        screen.query_one("#training-eval_strategy").value = "steps"
+        await previews_done(pilot, screen)
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: launches.configs, what="Setup's StartRun")
+        config = launches.configs[-1]
+        assert config.data.max_train_samples == 40
+        assert config.training.gradient_accumulation_steps == 2 and config.training.warmup_ratio == pytest.approx(0.1)
+        assert config.training.weight_decay == 0 and config.training.num_samples == 10
+        assert (config.training.eval_strategy, config.training.eval_steps) == ("steps", 5)
+
+
+async def test_a_long_run_asks_before_it_starts_with_a_rough_estimate(runs_dir: Path, tiny_preset: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from screens.dialogs import ConfirmDialog
+    from screens.widgets.model_info import ModelInfo
+
+    monkeypatch.setattr("screens.setup.estimate_training_seconds", lambda *args: 3 * 3600.0)
+    launches = Launches()
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24), message_hook=launches) as pilot:
+        screen = await open_setup(pilot)
+        await previews_done(pilot, screen)
+        await wait_for(pilot, lambda: "est. time ~3h 00m on cpu (rough)" in shown(screen.query_one(ModelInfo)), what="the estimate")
+        await pilot.press("ctrl+t")
+        dialog = await wait_for_screen(pilot, ConfirmDialog)
+        assert "about 3h 00m" in shown(dialog.query_one("#dialog-message")) and "rough" in shown(dialog.query_one("#dialog-message"))
+        await pilot.press("enter")  # the focused answer: back to Setup
+        await wait_for(pilot, lambda: app.screen is screen, what="back on Setup")
+        assert launches.configs == []
+        await pilot.press("ctrl+t")
+        await wait_for_screen(pilot, ConfirmDialog)
+        await pilot.press("right", "enter")
+        await wait_for(pilot, lambda: launches.configs, what="Setup's StartRun")
+
+
+async def test_clearing_the_model_clears_its_info_and_its_lora_targets(runs_dir: Path, tiny_preset: Path) -> None:
+    from screens.widgets.model_info import ModelInfo
+
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await previews_done(pilot, screen)
+        targets = field(screen, "method.target_modules")
+        defaults = ",".join(screen.model_preview.lora_targets)
+        assert targets.placeholder == defaults
+        await paste(pilot, targets, defaults)  # the old model's own targets, written out
+        await paste(pilot, field(screen, "model.name"), "")
+        info = shown(screen.query_one(ModelInfo))
+        assert "BertForSequenceClassification" not in info and "params" not in info
+        assert targets.value == "" and targets.placeholder == "per architecture"
+
+
+async def test_an_error_in_the_model_panel_wraps_instead_of_being_cut(runs_dir: Path, tiny_preset: Path, tmp_path: Path) -> None:
+    from screens.widgets.model_info import ModelInfo
+
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await paste(pilot, field(screen, "model.name"), str(tmp_path / "no-such-model-folder"))
+        await wait_for(pilot, lambda: screen.model_error is not None, timeout=30, what="the model error")
+        await pilot.pause()
+        info = screen.query_one(ModelInfo)
+        message = screen.model_error.message
+        assert len(message) > info.size.width  # the case this test is about: a long message
+        lines = [strip.text for strip in info.render_lines(Region(0, 0, info.size.width, info.size.height))]
+        on_screen = " ".join(" ".join(lines).split())
+        assert "…" not in on_screen
+        assert " ".join(message.split()[-2:]) in on_screen  # the end of the message, not cut off
+
+
+async def test_a_saved_preset_works_from_any_folder_with_its_own_description(
+        runs_dir: Path, tiny_preset: Path, user_presets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    from screens.presets_dialog import PresetNamePrompt
+    from textual.widgets import Input
+    from workbench.presets import load_config
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "mine.csv").write_text((tiny_preset.parent / "reviews.csv").read_text())
+    monkeypatch.chdir(tmp_path / "work")
+    app = WorkbenchApp(runs_dir, preset=str(tiny_preset))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_setup(pilot)
+        await paste(pilot, field(screen, "data.train"), "mine.csv")  # typed relative to the working folder
+        screen.query_one("#method-kind-full").value = True
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        prompt = await wait_for_screen(pilot, PresetNamePrompt)
+        description = prompt.query_one("#preset-description", Input)
+        assert description.value == f"{Path(field(screen, 'model.name').value).name} · mine.csv · full fine-tune"
+        await pilot.press("ctrl+u", *"rel", "enter")
+        saved = user_presets / "rel.toml"
+        await wait_for(pilot, saved.exists, what="the saved preset")
+    data = tomllib.loads(saved.read_text())
+    assert data["data"]["train"] == str(tmp_path / "work" / "mine.csv")
+    assert data["description"] != "tiny test preset"
+    monkeypatch.chdir(tmp_path)
+    assert load_config("rel").data.train == str(tmp_path / "work" / "mine.csv")

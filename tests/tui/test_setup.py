@@ -120,13 +120,13 @@ async def test_previews_describe_the_model_and_the_data(runs_dir: Path, tiny_pre
         assert "BertForSequenceClassification · 2 layers · 32 dim" in info
         assert "trainable (LoRA r=4)" in info and "est. memory" in info
         preview = screen.data_preview
-        assert preview.label_counts == {"negative": 40, "positive": 40}
+        assert preview.label_counts == {"negative": 36, "positive": 36}  # the rows that train
         assert preview.sizes == {"train": 72, "validation": 8}
         assert "train 72 · val 8 (held out) · 80 rows" in shown(screen.query_one("#data-sizes", Static))
         assert screen.query_one("#data-text_column", ConfigSelect).raw == "text"
         assert screen.query_one("#data-label_column", ConfigSelect).raw == "label"
         distribution = shown(screen.query_one(LabelDistribution))
-        assert "negative" in distribution and "40 · 50%" in distribution
+        assert "negative" in distribution and "36 · 50%" in distribution
         assert screen.query_one(PreviewTable).row_count == 20
 
 
@@ -255,10 +255,10 @@ async def test_token_classification_shows_the_tag_set(runs_dir: Path, tiny_prese
         await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.tags, timeout=30, what="the tag preview")
         preview = screen.data_preview
         assert preview.tags == ["O", "B-LOC", "B-PER", "I-PER"]
-        assert preview.label_counts == {"PER": 6, "LOC": 6}
+        assert preview.label_counts == {"PER": 5, "LOC": 5}  # one sentence of each is held out
         distribution = shown(screen.query_one(LabelDistribution))
         assert "entities · 4 tags: O B-LOC B-PER I-PER" in distribution
-        assert "PER" in distribution and "6 · 50%" in distribution
+        assert "PER" in distribution and "5 · 50%" in distribution
         assert screen.query_one("#data-text_column", ConfigSelect).disabled
         assert screen.query_one("#data-tokens_column", ConfigSelect).raw == "tokens"
         assert screen.query_one("#data-tags_column", ConfigSelect).raw == "ner_tags"
@@ -300,10 +300,10 @@ async def test_choosing_another_label_column_redoes_the_preview(runs_dir: Path, 
         await paste(pilot, field(screen, "data.train"), str(data))
         await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.source == str(data), timeout=30, what="the preview")
         label = screen.query_one("#data-label_column", ConfigSelect)
-        assert label.raw == "sentiment" and screen.data_preview.label_counts == {"negative": 30, "positive": 30}
+        assert label.raw == "sentiment" and screen.data_preview.label_counts == {"negative": 27, "positive": 27}
         label.value = "topic"
         await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.label_column == "topic", timeout=30, what="the new preview")
-        assert screen.data_preview.label_counts == {"news": 20, "sport": 40}
+        assert screen.data_preview.label_counts == {"news": 18, "sport": 36}  # 54 training rows, stratified
         assert screen.build_config().data.label_column == "topic"
 
 
