@@ -91,7 +91,7 @@ class TrainScreen(WorkbenchScreen):
         with self.app.batch_update():
             log = self.query_one(RunLog)
             for event in watcher.events[max(self._shown_events, len(watcher.events) - self.log_backlog):]:
-                log.add(event)
+                log.add(event, watcher.history.training_seconds() if event.type == "finished" else None)
             self._shown_events = len(watcher.events)
             self._show_progress(watcher)
             self._show_curves(watcher)
@@ -116,6 +116,7 @@ class TrainScreen(WorkbenchScreen):
         elif watcher.started is not None:  # training begins: nothing logged yet
             progress.show_step({"step": 0, "epoch": 0.0, "total_steps": watcher.started.get("total_steps")}, epochs)
         if watcher.ended is not None:
+            self._cancel_requested = False  # done with; a resume started elsewhere is a new segment
             progress.show_end(watcher.state, watcher.ended, watcher.latest_step, duration_s=watcher.history.training_seconds())
         elif self._cancel_requested:
             progress.show_waiting("cancelling: saving a checkpoint…")

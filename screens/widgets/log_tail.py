@@ -20,8 +20,10 @@ def _metrics(metrics: dict[str, Any]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
 
 
-def describe(event: dict[str, Any]) -> list[Text]:
-    """The log lines for one event (none for events the log doesn't show)."""
+def describe(event: dict[str, Any], training_s: float | None = None) -> list[Text]:
+    """The log lines for one event (none for events the log doesn't show). `training_s`, for a
+    `finished` event, is the run's whole training time (every segment of a resumed run: the one
+    duration every screen shows); without it, the event's own."""
     kind = event.get("type")
     if kind == "step":
         speed = f"  {event['samples_per_s']:.1f}/s" if event.get("samples_per_s") else ""
@@ -43,7 +45,8 @@ def describe(event: dict[str, Any]) -> list[Text]:
                  f" · {len(event.get('labels', []))} labels", style="dim"),
         ]
     if kind == "finished":
-        return [Text(f"finished in {humanize.duration(event.get('duration_s'))}  {_metrics(event.get('metrics', {}))}", style="bold green")]
+        duration = training_s if training_s is not None else event.get("duration_s")
+        return [Text(f"finished in {humanize.duration(duration)}  {_metrics(event.get('metrics', {}))}", style="bold green")]
     if kind == "failed":
         lines = [Text(f"✗ failed ({event.get('kind', 'error')}): {event.get('message', '')}", style="bold red")]
         if event.get("hint"):
@@ -65,7 +68,7 @@ class RunLog(RichLog):
         self.border_title = "log"
         self.lines_written: deque[str] = deque(maxlen=500)  # plain text of the lines shown
 
-    def add(self, event: dict[str, Any]) -> None:
-        for line in describe(event):
+    def add(self, event: dict[str, Any], training_s: float | None = None) -> None:
+        for line in describe(event, training_s):
             self.lines_written.append(line.plain)
             self.write(line)

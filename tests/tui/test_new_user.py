@@ -234,3 +234,85 @@ async def test_a_saved_preset_works_from_any_folder_with_its_own_description(
     assert data["description"] != "tiny test preset"
     monkeypatch.chdir(tmp_path)
     assert load_config("rel").data.train == str(tmp_path / "work" / "mine.csv")
+
+
+# -- following a run resumed elsewhere, one duration everywhere -------------------------------------
+async def test_train_and_runs_follow_a_resume_started_from_the_cli(runs_dir: Path, cancels: list,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from screens.run_watcher import RunWatcher
+    from screens.widgets.progress_panel import TrainProgress
+    from screens.widgets.run_table import RunTable
+    from screens import runs as runs_module
+
+    monkeypatch.setattr(RunWatcher, "ended_poll_s", 0.05)
+    monkeypatch.setattr(runs_module, "RESCAN_S", 0.1)
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.step(20, 0.6)
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        app.open_run(fake.run)
+        train = await wait_for_screen(pilot, TrainScreen)
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        await pilot.press("right", "enter")  # cancel it from here
+        await wait_for(pilot, lambda: cancels, what="the cancel request")
+        fake.writer.emit("cancelled", time=fake.started_at + 60, step=20, checkpoint="checkpoints/checkpoint-20")
+        fake.run.write_status(state="cancelled", ended_at=fake.started_at + 60)
+        steps = train.query_one(TrainProgress).query_one("#progress-steps")
+        await wait_for(pilot, lambda: "cancelled" in str(steps.content), what="Train saying cancelled")
+
+        # `tlwb resume RUN` in another terminal
+        fake.run.write_status(state="starting")
+        fake.started()
+        fake.run.write_status(state="running")  # as the resumed trainer does once it has loaded
+        fake.step(40, 0.4)
+        await wait_for(pilot, lambda: "40/100 steps" in str(steps.content), what="Train following the resumed steps")
+        epoch = train.query_one(TrainProgress).query_one("#progress-epoch")
+        assert "cancelling" not in str(epoch.content)
+        assert app.run_badge.state == "running"
+        await pilot.press("ctrl+r")
+        runs = await wait_for_screen(pilot, RunsScreen)
+        table = runs.query_one(RunTable)
+        await wait_for(pilot, lambda: table.row_count and "running" in str(table.get_cell(fake.run.id, "state")),
+                       what=f"the Runs table saying running ({table.row_count and table.get_row(fake.run.id)})")
+        assert "running" in str(runs.query_one("#header-run").content)
+        fake.finish(duration_s=100)
+        await wait_for(pilot, lambda: "finished" in str(table.get_cell(fake.run.id, "state")), what="the Runs table saying finished")
+        await wait_for(pilot, lambda: app.run_badge.state == "finished", what="the header saying finished")
+        await pilot.press("ctrl+g")
+        await wait_for_screen(pilot, TrainScreen)
+        await wait_for(pilot, lambda: "finished" in str(app.screen.query_one("#progress-steps").content), what="Train saying finished")
+
+
+async def test_a_resumed_runs_duration_is_the_same_on_every_screen(runs_dir: Path) -> None:
+    """60 s until a cancel, then a resume that trains 40 s more: 1m 40s on Runs, Train and Results."""
+    from screens.results import ResultsScreen
+    from screens.widgets.log_tail import RunLog
+    from screens.widgets.run_table import RunTable
+    from screens.widgets.stats_panel import StatsPanel
+
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.step(20, 0.6, elapsed_s=59.0)
+    fake.writer.emit("cancelled", time=fake.started_at + 60, step=20, checkpoint="checkpoints/checkpoint-20")
+    fake.started_at += 1000  # resumed much later (the pause is not training time)
+    fake.started()
+    fake.step(100, 0.3, elapsed_s=39.0)
+    fake.eval(100, accuracy=0.81)
+    fake.finish(duration_s=40)  # the trainer's own figure: this segment only
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        runs = await wait_for_screen(pilot, RunsScreen)
+        table = runs.query_one(RunTable)
+        await wait_for(pilot, lambda: table.row_count, what="the runs table")
+        assert str(table.get_cell(fake.run.id, "time")).strip() == "1m 40s"
+        app.open_run(fake.run)
+        results = await wait_for_screen(pilot, ResultsScreen)
+        await wait_for(pilot, lambda: "1m 40s" in str(results.query_one("#results-summary").content), what="Results' header")
+        await pilot.press("ctrl+g")
+        train = await wait_for_screen(pilot, TrainScreen)
+        await wait_for(pilot, lambda: "1m 40s" in str(train.query_one("#progress-steps").content), what="Train's progress")
+        assert any("finished in 1m 40s" in line for line in train.query_one(RunLog).lines_written)
+        assert "1m 40s" in str(train.query_one(StatsPanel).render())

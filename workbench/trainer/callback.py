@@ -132,7 +132,7 @@ class EventCallback(TrainerCallback):
         self.emit_eval(details, step=state.global_step, epoch=state.epoch, loss=(metrics or {}).get("eval_loss"))
 
     def emit_eval(self, details: Any, *, step: int, epoch: float | None, loss: float | None, split: str = "validation") -> None:
-        metrics = dict(details.metrics)
+        metrics = {k: round(v, 6) if isinstance(v, float) else v for k, v in details.metrics.items()}  # as loss and best
         if loss is not None:
             metrics["loss"] = round(float(loss), 6)
         self.writer.emit(
