@@ -1,5 +1,10 @@
 """Compare two runs side by side: what differs in their configs, their final metrics, their loss.
 
+The config differences take the full width (setting | A | B), their columns sized to the table so
+that both runs' values show at 80 columns without scrolling sideways: a long value is cut with an
+ellipsis (a path keeps its end, the part that tells two files apart). Metrics and the overlaid
+loss curves sit side by side below.
+
 Pushed over Runs (escape goes back). Both runs are read in a worker; nothing here follows a
 run live: compare is a look at what was written so far.
 """
@@ -85,6 +90,29 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: Cells of padding DataTable puts around each of the three columns.
+CELL_PADDING = 2
+
+
+def column_widths(available: int, longest_key: int, longest_value: int) -> tuple[int, int]:
+    """(setting, value) column widths that fit three columns into `available` cells."""
+    room = max(available - 3 * CELL_PADDING, 18)
+    key = min(longest_key, max(10, room // 3))
+    value = max(4, min(longest_value, (room - key) // 2))
+    return key, value
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` cells with an ellipsis; a path keeps its end (`…/sst2/train.tsv`)."""
+    if len(text) <= width:
+        return text
+    if "/" in text:
+        tail = text[-(width - 1):]
+        cut = tail.find("/")
+        return "…" + (tail[cut:] if 0 < cut < len(tail) - 1 else tail)
+    return text[: width - 1] + "…"
+
+
 def _better(metric: str, a: float | None, b: float | None, greater_is_better: bool | None = None) -> tuple[str, str]:
     """Bold for the better side of a metric, nothing when even or one side is missing. The
     direction is the run's own for its ranking metric (`greater_is_better`), else by name."""
@@ -108,10 +136,10 @@ class CompareScreen(WorkbenchScreen):
     def compose(self) -> ComposeResult:
         yield WorkbenchHeader()
         yield Static(self._legend(), id="compare-legend")
-        with Horizontal(id="compare-tables"):
-            yield DataTable(id="config-diff", cursor_type="none", zebra_stripes=True)
+        yield DataTable(id="config-diff", cursor_type="none", zebra_stripes=True)
+        with Horizontal(id="compare-bottom"):
             yield DataTable(id="metrics", cursor_type="none", zebra_stripes=True)
-        yield RunCurve("loss", id="compare-loss")
+            yield RunCurve("loss", id="compare-loss")
         yield WorkbenchFooter()
 
     def on_mount(self) -> None:
@@ -137,12 +165,22 @@ class CompareScreen(WorkbenchScreen):
 
     def _show_config(self, a: RunDigest, b: RunDigest) -> None:
         table = self.query_one("#config-diff", DataTable)
-        table.add_columns("setting", "A", "B")
-        differences = config_diff(a.config, b.config)
+        table.clear(columns=True)
+        differences = [(key, _cell(left), _cell(right)) for key, left, right in config_diff(a.config, b.config)]
+        longest_key = max([len(key) for key, _, _ in differences] + [len("setting")])
+        longest_value = max([len(value) for _, *values in differences for value in values] + [1])
+        key_width, value_width = column_widths(table.scrollable_content_region.width - 1, longest_key, longest_value)
+        table.add_column("setting", width=key_width)
+        table.add_column("A", width=value_width)
+        table.add_column("B", width=value_width)
         for key, left, right in differences:
-            table.add_row(key, _cell(left), _cell(right))
+            table.add_row(fit(key, key_width), fit(left, value_width), fit(right, value_width))
         if not differences:
             table.add_row(Text("same config", style="dim"), "", "")
+
+    def on_resize(self) -> None:
+        if self.digests is not None:
+            self.call_after_refresh(self._show_config, *self.digests)
 
     def _show_metrics(self, a: RunDigest, b: RunDigest) -> None:
         table = self.query_one("#metrics", DataTable)

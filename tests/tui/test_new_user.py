@@ -316,3 +316,32 @@ async def test_a_resumed_runs_duration_is_the_same_on_every_screen(runs_dir: Pat
         await wait_for(pilot, lambda: "1m 40s" in str(train.query_one("#progress-steps").content), what="Train's progress")
         assert any("finished in 1m 40s" in line for line in train.query_one(RunLog).lines_written)
         assert "1m 40s" in str(train.query_one(StatsPanel).render())
+
+
+async def test_compare_shows_both_runs_values_side_by_side_at_80_columns(runs_dir: Path) -> None:
+    from textual.widgets import DataTable
+
+    from screens.compare import CompareScreen
+    from tests.fakes import fake_config
+
+    long_a = "/work/shared/data/sst2-with-a-long-folder-name/train-first-version.tsv"
+    long_b = "/work/shared/data/sst2-with-a-long-folder-name/train-second-version.tsv"
+    a = FakeRun(runs_dir, "2026-11-28_094000_a", config=fake_config(data={"train": long_a}, method={"kind": "full"}))
+    b = FakeRun(runs_dir, "2026-11-28_101200_b", config=fake_config(data={"train": long_b}, training={"epochs": 3, "batch_size": 32}))
+    for fake in (a, b):
+        fake.started()
+        fake.finish()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        app.push_screen(CompareScreen(a.run, b.run))
+        compare = await wait_for_screen(pilot, CompareScreen)
+        await wait_for(pilot, lambda: compare.digests is not None, what="both runs read")
+        await pilot.pause()
+        diff = compare.query_one("#config-diff", DataTable)
+        assert diff.max_scroll_x == 0, "the differences need sideways scrolling"
+        rows = {str(diff.get_row_at(i)[0]): [str(v) for v in diff.get_row_at(i)[1:]] for i in range(diff.row_count)}
+        left, right = rows["data.train"]
+        assert left.endswith("first-version.tsv") and right.endswith("second-version.tsv")
+        assert rows["method.kind"] == ["full", "lora"] and rows["training.epochs"] == ["1", "3"]
+        assert sum(column.get_render_width(diff) for column in diff.columns.values()) <= diff.scrollable_content_region.width
