@@ -12,9 +12,11 @@ nothing. The variable holds comma-separated `name=value` settings:
 - ``step_delay_s=S``: sleep S seconds after each step (a slow run, for tests of a run "mid-way").
 - ``crash_rank=K``: in a multi-process run, rank K raises at the end of its first step.
 - ``disk_full_on_save=1``: saving the trained model fails with ENOSPC.
+- ``kill_after_finished=1``: SIGKILL the training process right after it wrote its `finished`
+  event, before status.json says so (readers must reconcile).
 
 Points: ``step_end`` (step, batch_size, rank) in the training callback, ``save_model`` (path)
-when the trained model is saved.
+when the trained model is saved, ``finished_written`` after the `finished` event.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 ENV = "TLWB_FAULTS"
-KNOWN = frozenset({"oom_at_step", "oom_above_batch", "kill_at_step", "step_delay_s", "crash_rank", "disk_full_on_save"})
+KNOWN = frozenset({"oom_at_step", "oom_above_batch", "kill_at_step", "step_delay_s", "crash_rank", "disk_full_on_save", "kill_after_finished"})
 
 
 def spec(**settings: object) -> str:
@@ -78,3 +80,10 @@ def save_model(path: Path) -> None:
         import errno
 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(Path(path) / "model.safetensors"))
+
+
+def finished_written() -> None:
+    if active().get("kill_after_finished"):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -399,6 +399,7 @@ def finish(session: Session, trainer: Any, callback: EventCallback, train_output
         train_runtime_s=train_output.metrics.get("train_runtime"),
         train_samples_per_s=train_output.metrics.get("train_samples_per_second"),
     )
+    faults.finished_written()
     run.write_status(state="finished", ended_at=time.time(), best=callback.best or run.read_status().get("best"))
     callback.write_summary()  # summary.json as the run ended, so listing never re-reads its events
 
