@@ -3,10 +3,14 @@ sentences, `-DOCSTART-` lines skipped."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 from .errors import DataError
+
+#: An entity tag: `O`, or a one-letter IOB/BIOES prefix, a dash and a type (`B-PER`).
+ENTITY_TAG = re.compile(r"^(O|[BIES]-\S+)$")
 
 
 def parse_conll(text: str, name: str = "file") -> tuple[list[list[str]], list[list[str]]]:
@@ -31,6 +35,7 @@ def parse_conll(text: str, name: str = "file") -> tuple[list[list[str]], list[li
             continue
         columns = stripped.split()
         _check_columns(columns, width, number, name, stripped)
+        _check_tag(columns[-1], number, name)
         tokens.append(columns[0])
         labels.append(columns[-1])
     if tokens:
@@ -56,6 +61,14 @@ def _check_columns(columns: list[str], width: int, number: int, name: str, line:
             f"line {number} of {name} has {len(columns)} columns where the others have {width} ('{line[:40]}'): "
             "a column, most likely the tag, is missing",
             f"fix line {number}: give it the same {width} columns as the rest, the tag last",
+        )
+
+
+def _check_tag(tag: str, number: int, name: str) -> None:
+    if not ENTITY_TAG.match(tag):
+        raise DataError(
+            f"line {number} of {name} ends in {tag!r}, not an entity tag like O or B-PER (the tag is the last column)",
+            "token classification needs IOB or BIOES entity tags last on each line; check that this is an NER file",
         )
 
 

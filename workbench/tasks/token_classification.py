@@ -163,6 +163,7 @@ class TokenClassification:
             if role == "train":
                 state["columns"] = columns
                 state["scheme"] = resolve_scheme(config.data.tag_scheme, tags)
+                check_tags((tag for row in tags for tag in row), state["scheme"], source)  # before order_tags splits them
                 state["labels"] = names or order_tags(tag for row in tags for tag in row)
                 check_tags(state["labels"], state["scheme"], source)
                 unknown = sorted({tag for row in tags for tag in row} - set(state["labels"]))
