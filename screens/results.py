@@ -105,12 +105,22 @@ class RunResults:
         return (self.history.task or (self.config.task if self.config else None)) == "token-classification"
 
 
-def summary_text(run: RunDir, results: RunResults) -> Text:
+def summary_text(run: RunDir, results: RunResults, width: int | None = None) -> Text:
     """`finished in 1m 52s · accuracy 0.812 (best 0.830 @ step 50) · all-MiniLM-L6-v2 · lora · sst2`.
 
-    The verdict comes first: at 80 columns the tail (what was trained) is what gets cut. The
-    metric is the task's own ranking metric and the time the run's training time (RunHistory).
+    The verdict comes first. In `width` cells (80 columns), the details give way before what
+    was trained does: first the best's step, then the best itself, so the data's name stays
+    visible. The metric is the task's own ranking metric and the time the run's training time
+    (RunHistory).
     """
+    for detail in ("full", "short", "none"):
+        text = _summary_text(results, detail)
+        if width is None or text.cell_len <= width:
+            break
+    return text
+
+
+def _summary_text(results: RunResults, best_detail: str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append_text(state_text(results.state))
     status = results.status
@@ -131,8 +141,9 @@ def summary_text(run: RunDir, results: RunResults) -> Text:
             text.append(f" · {main} ", style="dim")
             text.append(f"{value:.3f}", style="bold")
     best = history.best or status.best
-    if best is not None:
-        text.append(f" (best {best.value:.3f} @ step {best.step})", style="dim")
+    if best is not None and best_detail != "none":
+        where = f" @ step {best.step}" if best_detail == "full" else ""
+        text.append(f" (best {best.value:.3f}{where})", style="dim")
     config = results.config
     if config is not None:
         text.append(f" · {humanize.short_model(config.model.name)} · {config.method.kind} · {humanize.short_data(config.data.train)}", style="dim")
@@ -203,6 +214,15 @@ class ResultsScreen(WorkbenchScreen):
     def on_unmount(self) -> None:
         self.watcher.unsubscribe(self)
 
+    def on_resize(self) -> None:
+        if self.results is not None:
+            self._show_summary()
+
+    def _show_summary(self) -> None:
+        summary = self.query_one("#results-summary", Static)
+        width = summary.content_region.width or self.app.size.width - 2
+        summary.update(summary_text(self.run, self.results, width))
+
     # -- reading the run ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)
     def load(self) -> None:
@@ -220,7 +240,7 @@ class ResultsScreen(WorkbenchScreen):
         self._follow_if_going(results.state)
         if self.split not in results.splits and results.splits:
             self.split = "validation" if "validation" in results.splits else results.splits[0]
-        self.query_one("#results-summary", Static).update(summary_text(self.run, results))
+        self._show_summary()
         with self.app.batch_update():
             self._lay_out_for_task(results)
             self._show_metrics(results)

@@ -345,3 +345,39 @@ async def test_compare_shows_both_runs_values_side_by_side_at_80_columns(runs_di
         assert left.endswith("first-version.tsv") and right.endswith("second-version.tsv")
         assert rows["method.kind"] == ["full", "lora"] and rows["training.epochs"] == ["1", "3"]
         assert sum(column.get_render_width(diff) for column in diff.columns.values()) <= diff.scrollable_content_region.width
+
+
+async def test_results_header_keeps_the_data_name_and_toasts_wrap_at_words(runs_dir: Path) -> None:
+    from textual.widgets._toast import Toast
+
+    from screens.results import ResultsScreen
+    from tests.fakes import fake_config
+
+    fake = FakeRun(runs_dir, config=fake_config(model={"name": "sentence-transformers/all-MiniLM-L6-v2"},
+                                                data={"train": "/work/shared/data/imdb-reviews/train.csv"}))
+    fake.started()
+    fake.step(50, 0.5)
+    fake.eval(50, accuracy=0.83)
+    fake.eval(100, accuracy=0.812)
+    fake.finish()
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for_screen(pilot, RunsScreen)
+        app.open_run(fake.run)
+        results = await wait_for_screen(pilot, ResultsScreen)
+        summary = results.query_one("#results-summary")
+        await wait_for(pilot, lambda: "accuracy" in str(summary.content), what="the summary")
+        await pilot.pause()
+        line = summary.render_lines(Region(0, 0, summary.size.width, 1))[0].text
+        assert line.rstrip().endswith("imdb-reviews"), line  # what was trained, not cut
+        assert "finished in 1m 52s" in line and "accuracy 0.812" in line
+
+        message = "check the path or give a hub id like sentence-transformers/all-MiniLM-L6-v2"
+        app.notify(message, title="can't start: model folder /work/shared/models/minilm does not exist", severity="error")
+        await wait_for(pilot, lambda: app.screen.query(Toast), what="the toast")
+        await pilot.pause()
+        toast = app.screen.query(Toast).last()
+        lines = [strip.text.strip(" ▌") for strip in toast.render_lines(Region(0, 0, toast.outer_size.width, toast.outer_size.height))]
+        words = " ".join(lines).split()
+        for word in ("sentence-transformers/all-MiniLM-L6-v2", "/work/shared/models/minilm"):
+            assert word in words, lines  # never broken across lines
