@@ -36,6 +36,14 @@ def ws(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                              + '{"text": "bad fi\n'
                              + "".join(json.dumps({"text": f"bad film {i}", "label": i % 2}) + "\n" for i in range(20)),
         "binary.csv": bytes(range(256)) * 64,
+        "image.csv": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200),
+        "torn.json": "".join(json.dumps({"text": f"good movie {i}", "label": i % 2}) + "\n" for i in range(30)) + '{"text": "ba',
+        "dict_labels.jsonl": "".join(json.dumps({"text": f"good movie {i}", "label": {"stars": i % 5}}) + "\n" for i in range(20)),
+        "null_labels.jsonl": "".join(json.dumps({"text": f"good movie {i}", "label": ["pos", "neg", None, "NA"][i % 4]}) + "\n"
+                                     for i in range(40)),
+        "scores.csv": "text,stars,score\n" + "".join(f"movie number {i},{i % 2},{(i * 0.61) % 5:.3f}\n" for i in range(60)),
+        "pos_tagged.conll": "The DT\ngood JJ\nfilm NN\n\nA DT\nbad JJ\nmovie NN\n\n",
+        "tabs_then_comma.tsv": "text\tlabel\n" + GOOD_ROWS.replace(",", "\t") + "okay film,positive\n",
         "conll_missing_tag.conll": "Angela NNP B-PER\nMerkel NNP I-PER\nvisited VBD O\nParis NNP B-LOC\n\n"
                                    "The DT O\ngood JJ\nfilm NN O\n\n",
         "nan_words.csv": "text,label\n" + GOOD_ROWS + "".join(f"film {i},{m}\n" for i, m in enumerate(["NaN", "NA", "null", "None", "N/A"])),
@@ -53,6 +61,14 @@ def ws(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     _parquet_with_list_labels(root / "list_labels.parquet")
     no_weights = root / "model_no_weights"  # config and tokenizer, the weights never copied
     shutil.copytree(tiny_model_dir, no_weights, ignore=shutil.ignore_patterns("*.safetensors"))
+    garbled = root / "garbled_model"  # a safetensors file whose header is not JSON
+    shutil.copytree(tiny_model_dir, garbled)
+    raw = (garbled / "model.safetensors").read_bytes()
+    (garbled / "model.safetensors").write_bytes(raw[:8] + b"\xff" * (len(raw) - 8))
+    sharded = root / "sharded_model"  # an index naming a shard that was never copied
+    shutil.copytree(tiny_model_dir, sharded, ignore=shutil.ignore_patterns("*.safetensors"))
+    (sharded / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {"bert.pooler.dense.weight": "model-00002-of-00002.safetensors"}}))
     truncated = root / "truncated_model"
     shutil.copytree(tiny_model_dir, truncated)
     weights = truncated / "model.safetensors"
@@ -88,24 +104,34 @@ CATALOGUE = [
     ("preset-relative-data-missing", train(preset="relative_missing.toml"), "data/missing.csv does not exist", "relative to the preset"),
     ("relative-model-dir-missing", train("model.name=models/my-bert.v2"), "no folder models/my-bert.v2", "hub"),
     ("hub-like-name-unsure", train("data.train=someone/missing"), "no file someone/missing here", "hub"),
+    ("relative-validation-missing", train("data.validation=valid/missing.tsv"), "valid/missing.tsv does not exist", "check the path"),
     # 2. library noise: a torn JSONL line, a binary file
     ("jsonl-torn-last-line", train("data.train=torn.jsonl"), "line 41 of torn.jsonl is cut off", "delete line 41"),
     ("jsonl-bad-middle-line", train("data.train=torn_middle.jsonl"), "line 21 of torn_middle.jsonl is not valid JSON", "fix line 21"),
     ("binary-file", train("data.train=binary.csv", "data.encoding=latin-1"), "binary.csv looks binary", "data.train"),
+    ("binary-file-no-encoding", train("data.train=image.csv"), "image.csv looks binary (a NUL byte at offset 8)", "points at the data file"),
+    ("json-lines-torn-in-a-json-file", train("data.train=torn.json"), "line 31 of torn.json is cut off", "delete line 31"),
     # 3. internal exceptions: name file, row, column and the fix
     ("parquet-list-labels", train("data.train=list_labels.parquet"), "column 'label' of list_labels.parquet holds lists", "one label per row"),
     ("conll-missing-tag-column", train("task=token-classification", "data.train=conll_missing_tag.conll"),
      "line 7 of conll_missing_tag.conll has 2 columns where the others have 3", "tag"),
+    ("jsonl-dict-labels", train("data.train=dict_labels.jsonl"), "column 'label' of dict_labels.jsonl holds objects (row 1", "one label per row"),
+    ("conll-pos-tags", train("task=token-classification", "data.train=pos_tagged.conll"), "line 1 of pos_tagged.conll ends in 'DT'", "NER file"),
     # 4. labels that are not labels
     ("label-missing-markers", train("data.train=nan_words.csv"), "5 rows of", "drop or fix those rows"),
     ("label-continuous", train("data.train=continuous.csv"), "looks continuous", "regression is not supported"),
+    ("label-null-and-na-in-jsonl", train("data.train=null_labels.jsonl"), "20 rows of null_labels.jsonl have an empty or missing label", "drop or fix"),
+    ("label-column-of-scores", train("data.train=scores.csv", "data.label_column=score"), "column 'score' of scores.csv looks continuous", "bin the values"),
     # 5. a model that can't load, found before a run exists
     ("model-without-weights", train("model.name=model_no_weights"), "no weights", "save_pretrained"),
     ("model-truncated-safetensors", train("model.name=truncated_model"), "model.safetensors is truncated", "copy"),
+    ("model-garbled-safetensors-header", train("model.name=garbled_model"), "model.safetensors is not a safetensors file", "copy"),
+    ("model-shard-missing", train("model.name=sharded_model"), "lacks model-00002-of-00002.safetensors", "copy"),
     # 6. remote code, detected from the config's auto_map
     ("model-custom-code", train("model.name=custom_code"), "ships its own code", "model.trust_remote_code = true"),
     # 12. mixed delimiters; a preset that is a directory
     ("mixed-delimiters", train("data.train=mixed_delimiters.csv"), "line 42 of mixed_delimiters.csv", "delimiter"),
+    ("tsv-with-a-comma-line", train("data.train=tabs_then_comma.tsv"), "line 42 of tabs_then_comma.tsv is separated by ','", "one delimiter"),
     ("preset-is-a-directory", train(preset="preset_dir.toml"), "preset_dir.toml is a directory", "preset file"),
 ]
 
@@ -148,13 +174,14 @@ def finished(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     good = train_to_end(tiny_config(tiny_model_dir, data, method="lora", epochs=1), root / "runs")
     assert good.status().get("state") == "finished", (good.path / "train.log").read_text()[-2000:]
     runs = {"good": good.path}
-    for variant in ("truncated", "pickled"):
+    for variant in ("truncated", "pickled", "emptied"):
         copy = root / variant / good.path.name
         shutil.copytree(good.path, copy)
         runs[variant] = copy
     weights = runs["truncated"] / "adapter" / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
     _adapter_pickle_with_code(runs["pickled"] / "adapter")
+    (runs["emptied"] / "adapter" / "adapter_model.safetensors").unlink()
     return runs
 
 
@@ -181,6 +208,7 @@ FINISHED_CATALOGUE = [
     ("export-truncated-adapter", finished_run("truncated", "export", "{root}/exported"), "adapter_model.safetensors is truncated", "train again"),
     ("predict-adapter-pickle-with-code", finished_run("pickled", "predict", "good film"), "adapter_model.bin", "safetensors"),
     ("export-adapter-pickle-with-code", finished_run("pickled", "export", "{root}/exported", "--merge"), "holds code", "safetensors"),
+    ("predict-adapter-weights-gone", finished_run("emptied", "predict", "good film"), "adapter has a config.json but no weights", "train again"),
     ("eval-relative-data-missing", finished_run("good", "eval", "--data", "missing.csv"), "missing.csv does not exist", "check the path"),
 ]
 
