@@ -45,6 +45,11 @@ class Readable:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
+    def keys(self) -> set[str]:
+        """The keys that are set (not None), as a dict's keys would be."""
+        extra = self.model_extra or {}  # type: ignore[attr-defined]
+        return {key for key in [*type(self).model_fields, *extra] if self.get(key) is not None}  # type: ignore[attr-defined]
+
 
 class BaseEvent(Readable, BaseModel):
     model_config = ConfigDict(extra="ignore")
