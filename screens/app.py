@@ -42,7 +42,8 @@ from workbench import preflight, runner
 from workbench.errors import RunError, WorkbenchError
 from workbench.runstore import RunDir, RunSummary, list_runs, resolve_run
 
-from .dialogs import QuitDialog
+from .commands import WorkbenchCommands
+from .dialogs import ConfirmDialog, QuitDialog
 from .base import WorkbenchScreen
 from .messages import RunEnded, RunsChanged, RunStarted, RunStateChanged
 from .run_watcher import RunWatcher
@@ -76,6 +77,7 @@ class WorkbenchApp(App[None]):
 
     TITLE = "tlwb"
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
     BINDINGS = [
         Binding("ctrl+n,f2", "show_setup", "Setup", priority=True),
         Binding("ctrl+g,f3", "show_train", "Train", priority=True),
@@ -321,15 +323,55 @@ class WorkbenchApp(App[None]):
         if self.current_run is not None:
             yield SystemCommand("Train", f"Live progress of {self.current_run.id} (ctrl+g)", self.action_show_train)
             yield SystemCommand("Results", f"Metrics and predictions of {self.current_run.id} (ctrl+e)", self.action_show_results)
-        from .train import TrainScreen
-
-        if isinstance(screen, TrainScreen) and screen.check_action("cancel_run", ()):
-            yield SystemCommand("Cancel run", f"Stop {screen.run.id}, saving a checkpoint (ctrl+x)", screen.action_cancel_run)
         for summary in self.known_runs[:50]:
             run = RunDir(summary.path)
             yield SystemCommand(f"Open run {summary.id}", f"{summary.state} · {summary.model} · {summary.method}",
                                 lambda run=run: self.open_run(run), discover=False)
         yield from super().get_system_commands(screen)
+
+    # -- what the palette's commands ask for (screens/commands.py) ------------------------------
+    def on_setup(self, action: str) -> None:
+        """Show Setup, then run one of its actions (train, open or save a preset)."""
+        if not self.open_setup():
+            return
+        setup = self.kept_screen("setup")
+        self.call_after_refresh(getattr(setup, action))
+
+    @work(exit_on_error=False, group="cancel")
+    async def cancel_run(self, run: RunDir) -> None:
+        """Ask, then stop a run that is going (what ctrl+x does on Train), from any screen."""
+        confirmed = await self.push_screen_wait(ConfirmDialog(
+            "Cancel run?", f"Stop {run.id}? It saves a checkpoint first; `tlwb resume` continues it later.",
+            confirm="Cancel run", keep="Keep running"))
+        if not confirmed:
+            return
+        if await asyncio.to_thread(runner.cancel, run):
+            self.notify(f"stopping {run.id}: saving a checkpoint…")
+        else:
+            self.notify(f"{run.id} is not running", severity="warning")
+
+    @work(exit_on_error=False, group="resume")
+    async def resume_run(self, run: RunDir) -> None:
+        """Continue a cancelled or failed run from its last checkpoint and follow it on Train."""
+        process = await asyncio.to_thread(runner.resume, run)
+        watcher = self._watchers.get(run)
+        if watcher is not None and not watcher.active:
+            self.forget_run(run)  # follow the new segment afresh
+        self._started_here.add(run)
+        self.watch_run(run, process=process)
+        self.notify(f"resuming {run.id}…", timeout=3)
+        self.show_train(run)
+
+    def export_run(self, run: RunDir) -> None:
+        """Results for `run`, then its export dialog (ctrl+s there)."""
+        self.open_results(run)
+        results = self.kept_screen("results")
+        self.call_after_refresh(results.action_export)  # type: ignore[union-attr]
+
+    def compare_runs(self, run_a: RunDir, run_b: RunDir) -> None:
+        from .compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_a, run_b))
 
     # -- runs and their watchers --------------------------------------------------------------
     def watch_run(self, run: RunDir, *, process: subprocess.Popen | None = None,

@@ -381,3 +381,71 @@ async def test_results_header_keeps_the_data_name_and_toasts_wrap_at_words(runs_
         words = " ".join(lines).split()
         for word in ("sentence-transformers/all-MiniLM-L6-v2", "/work/shared/models/minilm"):
             assert word in words, lines  # never broken across lines
+
+
+# -- the command palette ---------------------------------------------------------------------------
+async def _run_command(pilot, words: str) -> None:
+    """Open the palette, type `words`, run the best match."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    palette = await wait_for_screen(pilot, CommandPalette)
+    await pilot.press(*words)
+    await wait_for(pilot, lambda: palette.query("CommandList") and palette.query_one("CommandList").option_count,
+                   what=f"a command matching {words!r}")
+    await pilot.pause(0.2)
+    await pilot.press("enter")
+
+
+async def test_the_palette_cancels_resumes_compares_and_saves_from_any_screen(
+        runs_dir: Path, cancels: list, monkeypatch: pytest.MonkeyPatch, tiny_preset: Path, user_presets: Path) -> None:
+    from workbench import runner
+    from screens.compare import CompareScreen
+    from screens.dialogs import ConfirmDialog
+    from screens.presets_dialog import PresetNamePrompt
+    from screens.results import ResultsScreen
+
+    going = FakeRun(runs_dir, "2026-11-28_101200_going")
+    going.started()
+    stopped = FakeRun(runs_dir, "2026-11-28_094000_stopped")
+    stopped.started()
+    stopped.writer.emit("cancelled", step=20, checkpoint="checkpoints/checkpoint-20")
+    stopped.run.write_status(state="cancelled")
+    resumed: list = []
+
+    def fake_resume(run):
+        resumed.append(run)
+        run.write_status(state="running")
+        return None
+
+    monkeypatch.setattr(runner, "resume", fake_resume)
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.known_runs, what="the first scan")
+        app.open_run(going.run)
+        await wait_for_screen(pilot, TrainScreen)
+        await pilot.press("ctrl+r")
+        await wait_for_screen(pilot, RunsScreen)
+
+        await _run_command(pilot, "cancel run")  # from Runs, not Train
+        await wait_for_screen(pilot, ConfirmDialog)
+        await pilot.press("right", "enter")
+        await wait_for(pilot, lambda: cancels == [going.run], what="the cancel")
+
+        await _run_command(pilot, "compare")
+        compare = await wait_for_screen(pilot, CompareScreen)
+        assert {run.id for run in compare.runs} == {going.run.id, stopped.run.id}
+        await pilot.press("escape")
+
+        await _run_command(pilot, "resume")
+        await wait_for(pilot, lambda: resumed == [stopped.run], what="the resume")
+        await wait_for_screen(pilot, TrainScreen)
+        assert app.screen.run == stopped.run
+
+        await _run_command(pilot, "export")
+        await wait_for_screen(pilot, ResultsScreen)
+        await wait_for(pilot, lambda: any("nothing to export yet" in (n.title or "") for n in app._notifications),
+                       what="the export's answer")
+
+        await _run_command(pilot, "save preset")
+        await wait_for_screen(pilot, PresetNamePrompt)
