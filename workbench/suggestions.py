@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .models import PACKAGED_MODELS, packaged_model_path
+from .models import packaged_model_available, packaged_names
 from .presets import list_presets, resolve_paths
 from .runstore import list_runs
 
@@ -31,7 +31,7 @@ def model_suggestions(runs_dir: Path | None = None) -> list[Suggestion]:
     """Models used by recent runs, named in presets, shipped in packages, or in the HF cache."""
     found = [Suggestion(name, "recent") for name in _from_configs(_recent_configs(runs_dir), "model", "name")]
     found += [Suggestion(name, "preset") for name in _from_configs(_preset_configs(), "model", "name")]
-    found += [Suggestion(name, "packaged") for name in PACKAGED_MODELS if packaged_model_path(name) is not None]
+    found += [Suggestion(name, "packaged") for name in packaged_names() if packaged_model_available(name)]
     found += [Suggestion(name, "cache") for name in cached_models()]
     return _unique(found)
 

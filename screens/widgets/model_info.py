@@ -28,6 +28,8 @@ def describe_model(preview: ModelPreview, method: str, batch_size: int | None, m
     text.append(info.describe(), style="bold")
     limit = f" · max len {info.max_positions}" if info.max_positions else ""
     text.append(f"\n{humanize.count(info.params.total)} params{limit}")
+    if info.weights_note:
+        text.append(f"\n{info.weights_note}", style="yellow")
     name = METHOD_NAMES.get(method, method) + (f" r={r}" if method == "lora" and r else "")
     params = preview.trainable.get(method)
     if params is None:
