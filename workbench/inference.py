@@ -24,11 +24,16 @@ class LoadedRun:
     label_values: list[str]
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        return self.task.predict(self.model, self.tokenizer, texts, self.config.training.max_length)
+        extra = {"generation": self.config.generation} if getattr(self.task, "generates", False) else {}
+        return self.task.predict(self.model, self.tokenizer, texts, self.config.training.max_length, **extra)
 
 
-def load_run_model(run: RunDir, device: str = "cpu") -> LoadedRun:
-    """The trained model of a run; a run without a completely saved model is refused."""
+def load_run_model(run: RunDir, device: str = "cpu", *, merge_adapter: bool = False) -> LoadedRun:
+    """The trained model of a run; a run without a completely saved model is refused.
+
+    `merge_adapter`: fold a plain LoRA adapter into the base weights without peft
+    (`workbench.lora_merge`: one load, no peft import, the same predictions), for one-off
+    inference; the model is then a plain transformers model (not for `merge_and_unload`)."""
     import transformers
 
     from .models import load_base_model, load_model_config, resolve_model_source
@@ -41,8 +46,6 @@ def load_run_model(run: RunDir, device: str = "cpu") -> LoadedRun:
     with _loading(saved):
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(saved))
     if saved == run.adapter_dir:
-        from peft import PeftModel
-
         with _loading(saved):
             adapter_config = json.loads((saved / "adapter_config.json").read_text())
         base_source = adapter_config.get("base_model_name_or_path") or resolve_model_source(config.model)
@@ -53,7 +56,7 @@ def load_run_model(run: RunDir, device: str = "cpu") -> LoadedRun:
         )
         base = load_base_model(auto_class, base_source, config.model, base_config)  # its own head may have other labels
         with _loading(saved):
-            model = PeftModel.from_pretrained(base, str(saved))
+            model = _apply_adapter(base, saved, merge_adapter)
     else:
         with _loading(saved):
             model = auto_class.from_pretrained(str(saved), weights_only=True)
@@ -109,6 +112,19 @@ def _loading(saved: Path):
         first = (str(err).splitlines() or [""])[0][:160]
         raise ModelError(f"can't load the model saved in {saved}: {type(err).__name__}: {first}",
                          "the saved model is damaged: restore that folder from a backup, or train again") from None
+
+
+def _apply_adapter(base: Any, saved: Path, merge: bool) -> Any:
+    """The adapter on its base: folded in without peft when asked and possible, else peft's."""
+    if merge:
+        from .lora_merge import merge_lora_adapter
+
+        merged = merge_lora_adapter(base, saved)
+        if merged is not None:
+            return merged
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base, str(saved))
 
 
 def _labels(run: RunDir) -> list[str]:

@@ -109,10 +109,12 @@ def _overview(details: dict[str, Any], kind: str) -> str:
         "merged": "a complete transformers model (the LoRA adapter merged into the base weights)",
         "adapter": "a peft LoRA adapter: load it on top of the base model",
     }[kind]
+    note = _weights_note(details)
+    caveat = f"\n\nBase weights: {note}; expect small differences from the hub model's." if note else ""
     return (
         f"# {details['id']}\n\n{config['task'].capitalize()} model fine-tuned from {base} with "
         f"{METHOD_NAMES[config['method']['kind']]}, trained with [tlwb](https://pypi.org/project/tlwb/). "
-        f"This folder holds {layout}."
+        f"This folder holds {layout}.{caveat}"
     )
 
 
@@ -182,6 +184,8 @@ def _results(details: dict[str, Any]) -> str:
 
 def _usage(details: dict[str, Any], kind: str, model_ref: str) -> str:
     task = details["config"]["task"]
+    if task == "text-generation":
+        return _generation_usage(details, kind, model_ref)
     if kind != "adapter":
         extra = ', aggregation_strategy="simple"' if task == "token-classification" else ""
         code = f'from transformers import pipeline\n\nclassifier = pipeline("{task}", model="{model_ref}"{extra})\nprint(classifier("{_example(task)}"))'
@@ -206,6 +210,38 @@ def _usage(details: dict[str, Any], kind: str, model_ref: str) -> str:
         f"(`{public_name(base)}`) and applies it. The label names are not stored in the adapter, so pass them:\n\n"
         f"```python\n{code}\n```"
     )
+
+
+def _generation_usage(details: dict[str, Any], kind: str, model_ref: str) -> str:
+    """A causal LM answers a chat turn through the chat template its tokenizer carries."""
+    prompt = 'messages = [{"role": "user", "content": "What is the capital of France?"}]'
+    if kind != "adapter":
+        code = (
+            f'from transformers import pipeline\n\ngenerator = pipeline("text-generation", model="{model_ref}")\n'
+            f"{prompt}\nprint(generator(messages, max_new_tokens=64, do_sample=False)[0][\"generated_text\"][-1][\"content\"])"
+        )
+        return f"## How to use\n\nThe tokenizer carries the chat template the model was trained with.\n\n```python\n{code}\n```"
+    code = (
+        f"from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer, pipeline\n\n"
+        f'model = AutoPeftModelForCausalLM.from_pretrained("{model_ref}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{model_ref}")\n'
+        f'generator = pipeline("text-generation", model=model.merge_and_unload(), tokenizer=tokenizer)\n'
+        f"{prompt}\nprint(generator(messages, max_new_tokens=64, do_sample=False)[0][\"generated_text\"][-1][\"content\"])"
+    )
+    base = details["config"]["model"]["name"]
+    return (
+        f"## How to use\n\nThis is an adapter: peft loads the base model named in `adapter_config.json` "
+        f"(`{public_name(base)}`) and applies it; the tokenizer here carries the chat template it was trained with.\n\n"
+        f"```python\n{code}\n```"
+    )
+
+
+def _weights_note(details: dict[str, Any]) -> str | None:
+    """For a base model a package ships as GGUF (SmolLM2): the weights are its dequantised ones."""
+    from .packaged_models import lookup
+
+    entry = lookup(details["config"]["model"]["name"])
+    return entry.weights_note if entry is not None else None
 
 
 def _example(task: str) -> str:

@@ -73,7 +73,9 @@ def test_tlwb_train_runs_a_chat_lora_end_to_end(models: dict[str, Path], chat_da
     steps = raw_events(run, "step")
     assert steps and all(s["tokens_per_s"] > 0 for s in steps)
     evals = raw_events(run, "eval")
-    assert len(evals) == 2 and {"loss", "perplexity", "exact_match", "n"} <= evals[-1]["metrics"].keys()
+    assert [e["step"] for e in evals][0] == 0 and len(evals) == 3  # the untrained baseline, then each epoch
+    assert {"loss", "perplexity", "exact_match", "n"} <= evals[-1]["metrics"].keys()
+    assert [s["step"] for s in raw_events(run, "samples")][0] == 0
     assert evals[-1]["metrics"]["perplexity"] == pytest.approx(2.718281828 ** evals[-1]["metrics"]["loss"], rel=1e-3)
     assert steps[-1]["loss"] < steps[0]["loss"]
     item = raw_events(run, "samples")[-1]["items"][0]
@@ -112,7 +114,7 @@ def test_two_gloo_processes_write_one_coherent_generation_run(models: dict[str, 
     steps = [e["step"] for e in raw_events(run, "step")]
     assert steps == sorted(set(steps))
     evals = raw_events(run, "eval")
-    assert [e["step"] for e in evals] == sorted({e["step"] for e in evals}) and len(evals) == 2
+    assert [e["step"] for e in evals] == sorted({e["step"] for e in evals}) and len(evals) == 3  # step 0: the baseline
     assert raw_events(run, "samples")  # rank 0 generated
     assert raw_events(run, "started")[0]["effective_batch_size"] == 16
     assert (run.adapter_dir / "adapter_config.json").is_file()

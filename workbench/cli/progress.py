@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from .. import humanize
+
+#: Generations printed before and after training for a text-generation run.
+SHOWN_GENERATIONS = 3
 
 
 class ConsoleProgress:
@@ -24,6 +28,8 @@ class ConsoleProgress:
         self.live = console.is_terminal and not quiet
         self._progress: Progress | None = None
         self._task: Any = None
+        self._before: list[dict[str, Any]] | None = None  # generations at step 0 (text generation)
+        self._latest: list[dict[str, Any]] | None = None
 
     def handle(self, event: dict[str, Any]) -> None:
         if self.quiet:
@@ -90,11 +96,40 @@ class ConsoleProgress:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         self._print(f"[cyan]eval[/] {event.get('split', 'validation')} step {event['step']}  {shown}")
 
+    def _on_samples(self, event: dict[str, Any]) -> None:
+        """Generations: the ones made before training (step 0) are printed at once; later ones
+        are kept, and the same rows' latest generations are printed when the run ends."""
+        items = [item for item in event.get("items") or [] if "generated" in item]
+        if not items or event.get("split", "validation") != "validation":
+            return
+        if event.get("step") == 0 and self._before is None:
+            self._before = items
+            self._print_generations("before training", items[:SHOWN_GENERATIONS])
+        else:
+            self._latest = items
+
+    def _print_generations(self, title: str, items: list[dict[str, Any]]) -> None:
+        self._print(f"[bold]generations {title}[/]")
+        for item in items:
+            mark = {True: " [green]✓[/]", False: " [red]✗[/]"}.get(item.get("match"), "")
+            self._print(f"  [dim]prompt[/]    {_one_line(item.get('prompt', ''))}")
+            self._print(f"  [dim]reference[/] {_one_line(item.get('reference', ''))}")
+            self._print(f"  [dim]generated[/] {_one_line(item.get('generated', ''))}{mark}")
+
+    def _generations_after(self) -> None:
+        if not self._latest:
+            return
+        wanted = [item.get("index") for item in (self._before or [])[:SHOWN_GENERATIONS]]
+        by_index = {item.get("index"): item for item in self._latest}
+        after = [by_index[i] for i in wanted if i in by_index] or self._latest[:SHOWN_GENERATIONS]
+        self._print_generations("after training", after)
+
     def _on_checkpoint(self, event: dict[str, Any]) -> None:
         self._print(f"[dim]checkpoint saved at step {event['step']}[/]")
 
     def _on_finished(self, event: dict[str, Any]) -> None:
         self.close()
+        self._generations_after()
         metrics = event.get("metrics", {})
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         seconds = self.run.history().training_seconds() if self.run is not None else None
@@ -111,6 +146,11 @@ class ConsoleProgress:
     def _on_cancelled(self, event: dict[str, Any]) -> None:
         self.close()
         self._print(f"[yellow]cancelled[/] at step {event.get('step')}; checkpoint: {event.get('checkpoint') or 'none'}")
+
+
+def _one_line(text: Any, width: int = 100) -> str:
+    flat = " ".join(str(text).split())
+    return escape(flat if len(flat) <= width else flat[: width - 1] + "…")
 
 
 def _loss(event: Any) -> str:

@@ -207,7 +207,7 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Any], generation: Gen
             batch = prompts[start : start + GENERATION_BATCH]
             texts = [p if isinstance(p, str) else chat.prompt_text(tokenizer, p) for p in batch]
             special = isinstance(batch[0], str)
-            keep = max(1, max_length - generation.max_new_tokens)
+            keep = prompt_budget(max_length, generation.max_new_tokens)
             tokenizer.truncation_side = "left"
             encoded = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=keep, add_special_tokens=special).to(device)
             kwargs: dict[str, Any] = {"max_new_tokens": generation.max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
@@ -226,6 +226,12 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Any], generation: Gen
         tokenizer.truncation_side = "right"
         model.train(was_training)
     return outputs
+
+
+def prompt_budget(max_length: int, max_new_tokens: int) -> int:
+    """Tokens of a prompt kept (its end): `max_length` less the answer's budget, but never less
+    than half of `max_length`, so a long budget doesn't cut a prompt the model was trained on."""
+    return max(max_length - max_new_tokens, max_length // 2, 1)
 
 
 def end_of_turn_strings(tokenizer: Any) -> list[str]:

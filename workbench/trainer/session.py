@@ -117,6 +117,7 @@ def train_run(run: RunDir, *, resume: bool = False) -> None:
     checkpoint = announce(session, callback)
     if checkpoint is False:
         return
+    evaluate_before_training(session, trainer, checkpoint)
     train_output = train(session, trainer, callback, checkpoint)
     if train_output is not None:
         finish(session, trainer, callback, train_output)
@@ -333,6 +334,17 @@ def announce(session: Session, callback: EventCallback) -> Path | None | bool:
         session.run.write_status(state="cancelled", ended_at=time.time(), message="cancelled before training started")
         return False
     return checkpoint
+
+
+def evaluate_before_training(session: Session, trainer: Any, checkpoint: Path | None) -> None:
+    """A generation run that starts from step 0 is evaluated once before training (an `eval`
+    and a `samples` event at step 0): the untrained model's loss, exact match and generations
+    are the baseline that the trained model's are read against. Not on resume."""
+    if not session.task.generates or checkpoint is not None or session.config.training.eval_strategy == "no":
+        return
+    session.log("evaluating the model before training (the baseline)")
+    trainer.tlwb_details.raw = session.prepared.raw_validation
+    trainer.evaluate()
 
 
 def train(session: Session, trainer: Any, callback: EventCallback, checkpoint: Path | None) -> Any:
