@@ -173,8 +173,8 @@ def _hub_error(source: str, err: Exception) -> ModelError:
         return ModelError(
             f"no folder {source} here ({Path(source).absolute()}) and model '{source}' is not in the local Hugging Face cache "
             "(HF_HUB_OFFLINE is set)",
-            "check the path (relative paths in a preset are relative to the preset file), "
-            "or unset HF_HUB_OFFLINE to download it from the hub",
+            "check the path (relative paths in a preset are relative to the preset file) or set model.name to a local "
+            "model directory, or unset HF_HUB_OFFLINE to download it from the hub",
         )
     text = str(err).splitlines()[0]
     if "not a valid model identifier" in text or "Repository Not Found" in text or "404" in text:
