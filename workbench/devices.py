@@ -84,22 +84,48 @@ def memory_limits() -> list[int]:
 
 
 # -- out of memory ------------------------------------------------------------------------------
-#: Where the kernel counts the OOM killer's kills for this container: cgroup v2, then v1.
-OOM_KILL_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control"))
+#: Where the kernel counts the OOM killer's kills for a cgroup: v2, then v1 (under the mounts).
+CGROUP_ROOTS = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/memory"))
+OOM_KILL_FILES = ("memory.events", "memory.oom_control")
 
 
-def oom_kill_count() -> int | None:
-    """How many processes the kernel's OOM killer has killed in this cgroup (None: unreadable).
-    The runner records it when it spawns a run; a run that vanished after the count rose was
-    most likely one of them."""
-    for path in OOM_KILL_COUNTERS:
-        try:
-            for line in path.read_text().splitlines():
-                name, _, value = line.partition(" ")
-                if name == "oom_kill":
-                    return int(value)
-        except (OSError, ValueError):
-            continue
+def oom_kill_counter(pid: int | None = None) -> dict[str, Any] | None:
+    """{path, kills}: the OOM killer's kill count of the memory cgroup `pid` (default: this
+    process) is in, or None where unreadable. The runner records it when it spawns a run; a run
+    that vanished after its cgroup's count rose was most likely killed by it."""
+    for path in _oom_kill_files(pid):
+        kills = read_oom_kills(path)
+        if kills is not None:
+            return {"path": str(path), "kills": kills}
+    return None
+
+
+def _oom_kill_files(pid: int | None) -> list[Path]:
+    """The cgroup's own counter files first (from /proc/PID/cgroup), then the mounts' roots."""
+    own: list[Path] = []
+    try:
+        lines = Path(f"/proc/{pid or 'self'}/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, where = line.split(":", 2)
+        relative = where.lstrip("/")
+        if controllers == "":  # cgroup v2
+            own.append(CGROUP_ROOTS[0] / relative / "memory.events")
+        elif "memory" in controllers.split(","):
+            own.append(CGROUP_ROOTS[1] / relative / "memory.oom_control")
+    roots = [root / name for root in CGROUP_ROOTS for name in OOM_KILL_FILES]
+    return [path for path in own if path.parent not in CGROUP_ROOTS] + roots
+
+
+def read_oom_kills(path: Path | str) -> int | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == "oom_kill":
+                return int(value)
+    except (OSError, ValueError):
+        return None
     return None
 
 

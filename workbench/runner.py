@@ -50,7 +50,7 @@ def create_run(config: RunConfig, runs_dir: Path) -> RunDir:
 
 def spawn(run: RunDir, *, resume: bool = False, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the training process for `run`, detached into its own session."""
-    from .devices import oom_kill_count
+    from .devices import oom_kill_counter
 
     run.check_writable()  # a read-only run directory is one line, not a traceback from train.log
     environment = dict(os.environ if env is None else env)
@@ -72,7 +72,7 @@ def spawn(run: RunDir, *, resume: bool = False, env: dict[str, str] | None = Non
     # A resumed run sheds its last failure; and a child that already says `running` stays so.
     state = {} if run.read_status().state == "running" else {"state": "starting"}
     run.write_status(**state, pid=process.pid, pid_start=process_start_time(process.pid), kind=None, message=None, hint=None, ended_at=None,
-                     oom_kills=oom_kill_count())  # a vanished run after this count rose: the OOM killer
+                     oom_counter=oom_kill_counter(process.pid))  # a vanished run after this count rose: the OOM killer
     return process
 
 

@@ -465,12 +465,12 @@ def vanished_cause(run: RunDir, status: RunStatus, history: RunHistory) -> tuple
 
 
 def _oom_killed(run: RunDir, status: RunStatus, history: RunHistory) -> tuple[str, str, str] | None:
-    from .devices import kernel_says_oom_killed, oom_hint_for, oom_kill_count
+    from .devices import kernel_says_oom_killed, oom_hint_for, read_oom_kills
 
-    recorded = status.get("oom_kills")
-    count = oom_kill_count() if recorded is not None else None
+    recorded = status.get("oom_counter") or {}
+    count = read_oom_kills(recorded["path"]) if recorded.get("path") else None
     by_log = bool(status.pid) and kernel_says_oom_killed(status.pid)
-    if not by_log and not (count is not None and count > recorded):
+    if not by_log and not (count is not None and count > recorded.get("kills", count)):
         return None
     step = history.last_step
     seen = step.memory_bytes if step is not None else None

@@ -144,12 +144,11 @@ def test_a_run_that_vanished_after_the_oom_killer_is_failed_oom(runs_dir: Path, 
 
     counter = tmp_path / "memory.events"
     counter.write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n")
-    monkeypatch.setattr(devices, "OOM_KILL_COUNTERS", (counter,))
     monkeypatch.setattr(devices, "kernel_says_oom_killed", lambda pid: False)
     fake = FakeRun(runs_dir)
     fake.started()
     fake.step(4, 0.6, memory_bytes=3 * 2**30)
-    fake.run.write_status(pid=dead_pid(), oom_kills=0)  # as the runner records it at spawn
+    fake.run.write_status(pid=dead_pid(), oom_counter={"path": str(counter), "kills": 0})  # as the runner records it
     counter.write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n")  # the kernel killed a process since
     status = fake.run.status()
     assert (status.state, status.kind) == ("failed", "oom")

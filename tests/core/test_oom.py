@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.core.tiny_runs import TINY_STEPS, events_of, hooks_env, start_detached, tlwb, wait_until_ended, write_tiny_preset
 from tests.fakes import FakeRun, fake_config
 from workbench.trainer.failures import MAX_AUTO_BATCH_RETRIES, is_out_of_memory, oom_hint
@@ -90,27 +92,37 @@ def _capped(limit: int):
     return apply
 
 
+def write_memory_hungry_preset(folder: Path) -> Path:
+    """A tiny BERT with 16 attention heads on rows of 128 tokens at batch 512: each attention
+    score tensor is 512 MiB, far more than the model."""
+    from tests.conftest import TINY_VOCAB, build_tiny_model
+    from transformers import BertConfig, BertForSequenceClassification
+
+    model_dir = build_tiny_model(folder / "model")
+    config = BertConfig(vocab_size=len(TINY_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=16,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertForSequenceClassification(config).save_pretrained(model_dir)
+    long = " ".join(["good great movie"] * 60)  # well over 128 tokens: every row is max_length long
+    data = folder / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{long} {i},positive\n{long.replace('good great', 'bad awful')} {i},negative\n" for i in range(300)))
+    return write_tiny_preset(folder, model_dir, data, batch_size=512, max_length=128, epochs=1)
+
+
+#: Threads and malloc arenas each reserve address space: a steady baseline for the cap.
+STEADY_ENV = {"MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "2"}
+
+
 def test_a_real_out_of_memory_under_a_memory_cap_is_kind_oom_with_numbers(tmp_path: Path) -> None:
     """No simulation: `tlwb train` runs under RLIMIT_AS (as `ulimit -v` sets it) and torch's CPU
     allocator fails ("DefaultCPUAllocator: can't allocate memory"), as on a machine too small."""
     import subprocess
 
-    from tests.conftest import TINY_VOCAB, build_tiny_model
     from tests.core.tiny_runs import TLWB
-    from transformers import BertConfig, BertForSequenceClassification
 
-    model_dir = build_tiny_model(tmp_path / "model")
-    config = BertConfig(vocab_size=len(TINY_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=16,
-                        intermediate_size=64, max_position_embeddings=128)
-    BertForSequenceClassification(config).save_pretrained(model_dir)
-    long = " ".join(["good great movie"] * 60)  # well over 128 tokens: every row is max_length long
-    data = tmp_path / "long.csv"
-    data.write_text("text,label\n" + "".join(f"{long} {i},positive\n{long.replace('good great', 'bad awful')} {i},negative\n" for i in range(300)))
-    preset = write_tiny_preset(tmp_path, model_dir, data, batch_size=512, max_length=128, epochs=1)
+    preset = write_memory_hungry_preset(tmp_path)
     runs_dir = tmp_path / "runs"
-    env = {**hooks_env(), "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "2"}  # a steady address-space baseline
     done = subprocess.run([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], capture_output=True,
-                          text=True, env=env, timeout=600, preexec_fn=_capped(MEMORY_CAP_BYTES))
+                          text=True, env={**hooks_env(), **STEADY_ENV}, timeout=600, preexec_fn=_capped(MEMORY_CAP_BYTES))
     (run_path,) = runs_dir.iterdir()
     log = (run_path / "train.log").read_text()
     assert done.returncode == 1, done.stdout + done.stderr + log[-3000:]
@@ -124,6 +136,65 @@ def test_a_real_out_of_memory_under_a_memory_cap_is_kind_oom_with_numbers(tmp_pa
     assert "--set training.batch_size=128 --set training.gradient_accumulation_steps=4" in status["hint"]
     (failed,) = [e for e in events_of_path(run_path) if e["type"] in {"failed", "finished", "cancelled"}]
     assert (failed["kind"], failed["message"], failed["hint"]) == (status["kind"], status["message"], status["hint"])
+
+
+#: The memory cgroup of the OOM-killer test: the training process is killed, not refused.
+CGROUP_LIMIT_BYTES = 1536 * 2**20
+
+
+def memory_cgroup(name: str, limit: int) -> Path | None:
+    """A cgroup v1 memory cgroup with a hard limit (None where it can't be made: no v1 memory
+    controller mounted, not root)."""
+    import os
+
+    root = Path("/sys/fs/cgroup/memory")
+    folder = root / name
+    try:
+        folder.mkdir()
+        (folder / "memory.limit_in_bytes").write_text(str(limit))
+    except OSError:
+        if folder.is_dir():
+            folder.rmdir()
+        return None
+    if not os.access(folder / "cgroup.procs", os.W_OK):
+        folder.rmdir()
+        return None
+    return folder
+
+
+def test_a_run_killed_by_the_kernels_oom_killer_is_failed_oom(tmp_path: Path) -> None:
+    """The kernel's OOM killer SIGKILLs the training process (a memory cgroup with a hard limit,
+    as a container has): no Python error, no event. Readers find the kill (the kernel log or the
+    cgroup's oom_kill count) and say `oom` with numbers, not "vanished"."""
+    import os
+    import subprocess
+
+    from tests.core.tiny_runs import TLWB, wait_for
+    from workbench.runstore import RunDir
+
+    cgroup = memory_cgroup(f"tlwb-test-{os.getpid()}", CGROUP_LIMIT_BYTES)
+    if cgroup is None:
+        pytest.skip("can't create a memory cgroup here (needs root and the cgroup v1 memory controller)")
+
+    def join_cgroup() -> None:
+        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
+    try:
+        preset = write_memory_hungry_preset(tmp_path)
+        done = subprocess.run([*TLWB, "train", str(preset), "--runs-dir", str(tmp_path / "runs"), "--no-preflight", "--detach", "--json"],
+                              capture_output=True, text=True, env={**hooks_env(), **STEADY_ENV}, timeout=600, preexec_fn=join_cgroup)
+        assert done.returncode == 0, done.stderr
+        run = RunDir(Path(json.loads(done.stdout.strip().splitlines()[-1])["path"]))
+        status = wait_until_ended(run)
+        assert (status["state"], status["kind"]) == ("failed", "oom"), (status, run.log_path.read_text()[-3000:])
+        assert "OOM killer" in status["message"] and "Traceback" not in status["message"]
+        assert "batch 512 × length 128 did not fit" in status["hint"] and "training.batch_size=128" in status["hint"]
+        assert int((cgroup / "memory.oom_control").read_text().split("oom_kill ")[1].split()[0]) >= 1  # the kernel did it
+        shown = tlwb("runs", "--runs-dir", str(tmp_path / "runs"), "--json")
+        assert [row["state"] for row in json.loads(shown.stdout)] == ["failed"]
+    finally:
+        wait_for(lambda: not (cgroup / "cgroup.procs").read_text().strip(), timeout=120, what="the cgroup to empty")
+        cgroup.rmdir()
 
 
 def events_of_path(run_path: Path) -> list[dict]:
