@@ -72,7 +72,7 @@ def run_tlwb(side: str, data: dict[str, Path], work: Path, seed: int, args: argp
     from workbench.runner import launch, wait
 
     overrides = [
-        f"task=text-generation", f"model.name={args.model}", f"data.train={data['train']}", f"data.validation={data['validation']}",
+        "task=text-generation", f"model.name={args.model}", f"data.train={data['train']}", f"data.validation={data['validation']}",
         "method.kind=lora", f"method.r={args.r}", f"method.alpha={args.alpha}", "method.dropout=0",
         f"training.epochs={args.epochs}", f"training.batch_size={args.batch_size}", f"training.learning_rate={args.learning_rate}",
         f"training.max_length={args.max_length}", f"training.seed={seed}", "training.eval_strategy=no",
@@ -186,7 +186,8 @@ def main() -> None:
     sides = [s for s in args.sides.split(",") if s]
     unknown = set(sides) - set(ALL_SIDES)
     if unknown:
-        raise SystemExit(f"error: unknown sides {', '.join(sorted(unknown))}\nhint: choose from {', '.join(ALL_SIDES)}")
+        print(f"error: unknown sides {', '.join(sorted(unknown))}\nhint: choose from {', '.join(ALL_SIDES)}", file=sys.stderr)
+        raise SystemExit(2)
     args.folder = model_folder(args.model)
     results: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="tlwb-sft-bench-") as scratch:

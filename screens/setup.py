@@ -26,7 +26,7 @@ from textual.widgets.option_list import Option
 from workbench.config import RunConfig
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.presets import describe_config, load_config, save_preset, user_presets_dir, validate_config
-from workbench import humanize
+from workbench import humanize, packaged_models
 from workbench.preview import DataPreview, ModelPreview, estimate_training_seconds, preview_data, preview_model
 from workbench.suggestions import Suggestion, data_suggestions, model_suggestions
 
@@ -344,7 +344,8 @@ class SetupScreen(WorkbenchScreen):
         if key == self._model_key:
             return
         self.model_preview, self.model_error = None, None
-        self.query_one(ModelInfo).show_loading(f"inspecting {config.model.name}…")
+        converting = packaged_models.first_use_note(config.model.name)  # the packaged SmolLM2's first use
+        self.query_one(ModelInfo).show_loading(converting or f"inspecting {config.model.name}…")
         if self._data_pending:
             return  # the data preview's arrival calls this again, with the label count
         self._model_key = key

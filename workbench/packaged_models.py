@@ -122,6 +122,15 @@ def weights_note(source: str | Path) -> str | None:
         return None
 
 
+def first_use_note(name: str) -> str | None:
+    """What Setup shows while `name` is inspected, when that first converts a packaged GGUF
+    (cheap: reads no weights); None when nothing will be converted."""
+    entry = lookup(name)
+    if entry is None or is_converted(converted_folder(entry)) or package_file(entry) is None:
+        return None
+    return f"converting the packaged {entry.short_name} ({entry.quantization} GGUF) to a model folder, once: {entry.expected_time}…"
+
+
 def stderr_report(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
