@@ -62,6 +62,9 @@ RunsDirOption = Annotated[
     typer.Option("--runs-dir", envvar="TLWB_RUNS_DIR", help="Where runs live (default ./runs).", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also show the ML libraries' warnings, load reports and progress bars."),
+]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", help="Override a preset key, e.g. --set training.epochs=2 (repeatable).", show_default=False),
@@ -264,6 +267,28 @@ def _follow_to_end(run: Any, *, process: Any = None, quiet: bool = False, detach
         raise typer.Exit(1)
 
 
+def _quiet_libraries(verbose: bool) -> None:
+    """Keep transformers, peft, datasets and the Hub quiet for one-off commands (predict, eval):
+    their load reports (a base's fresh head is "MISSING" until the trained one is loaded right
+    after), FutureWarnings and progress bars say nothing about the user's model. Called before
+    those libraries are imported; `-v/--verbose` leaves them as they are."""
+    if verbose:
+        return
+    import warnings
+
+    for variable, value in (("TRANSFORMERS_VERBOSITY", "error"), ("DATASETS_VERBOSITY", "error"),
+                            ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
+                            ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+        os.environ.setdefault(variable, value)
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+    if "transformers" in sys.modules:  # imported already (in-process callers): set it directly
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+
+
 def _diagnostics(run: Any) -> list[dict[str, str]]:
     """The run's diagnostics (`workbench.diagnostics`) as `[{kind, message, hint}]`."""
     from ..runinfo import diagnostics_of
@@ -291,15 +316,17 @@ def evaluate(
     runs_dir: RunsDirOption = None,
     batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 64,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Score a finished run on any labelled file."""
+    _quiet_libraries(verbose)
     from ..data import check_local_source
     from ..inference import load_run_model, saved_model_dir
 
     target = _resolve(run, runs_dir)
     saved_model_dir(target)
     check_local_source(str(data))  # a missing file is said before the model loads
-    loaded = load_run_model(target)
+    loaded = load_run_model(target, merge_adapter=True)
     result = loaded.task.score(loaded.model, loaded.tokenizer, loaded.config, str(data), loaded.label_values, batch_size)
     if as_json:
         print(json.dumps({**result.metrics, "per_class": result.per_class, "confusion_matrix": result.confusion_matrix, "labels": result.labels}))
@@ -316,8 +343,10 @@ def predict(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; read from stdin when none.")] = None,
     runs_dir: RunsDirOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Predict labels for texts given as arguments or one per line on stdin."""
+    _quiet_libraries(verbose)
     from ..inference import load_run_model
 
     items = list(texts or [])
@@ -325,7 +354,7 @@ def predict(
         if sys.stdin.isatty():
             raise WorkbenchError("no texts to predict", 'give texts as arguments or pipe lines in: echo "great film" | tlwb predict RUN')
         items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    loaded = load_run_model(_resolve(run, runs_dir))
+    loaded = load_run_model(_resolve(run, runs_dir), merge_adapter=True)
     results = loaded.predict(items)
     if as_json:
         for result in results:
