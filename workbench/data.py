@@ -435,9 +435,9 @@ def load_splits(
     """Train, validation and optional test, with the seeded subsampling and split rules.
 
     `prepare(dataset, role)` runs on each split as loaded ("train" first, so a task can learn the
-    label set there and check the others against it). Without a validation set,
-    `max_train_samples` rows are drawn from the training file first and `validation_split` of
-    those are held out (so 4,000 rows give 3,600 train / 400 validation).
+    label set there and check the others against it). Without a validation set, the
+    validation rows are held out of the training file (see `_hold_out`): with
+    `max_train_samples`, exactly that many rows still train, as in a plain Trainer script.
     """
     train = load_source(data.train, data, task, "train")
     if len(train) == 0:
@@ -454,12 +454,9 @@ def load_splits(
     test = prepare(load_source(data.test, data, task, "test"), "test") if data.test else None
     from_train = validation is None
     if from_train:
-        if data.max_train_samples and data.max_train_samples < len(train):
-            train = train.shuffle(seed=seed).select(range(data.max_train_samples))
         if len(train) < 4:
             raise DataError(f"{data.train} has only {len(train)} rows", "a training set needs at least a few rows per class")
-        parts = _split(train, data.validation_split, seed, stratify_column)
-        train, validation = parts["train"], parts["test"]
+        train, validation = _hold_out(train, data, seed, stratify_column)
     else:
         if data.max_train_samples and data.max_train_samples < len(train):
             train = train.shuffle(seed=seed).select(range(data.max_train_samples))
@@ -468,7 +465,28 @@ def load_splits(
     return RawSplits(train=train, validation=validation, test=test, validation_from_train=from_train)
 
 
-def _split(dataset: Any, fraction: float, seed: int, stratify_column: str | None):
+def _hold_out(train: Any, data: DataConfig, seed: int, stratify_column: str | None) -> tuple[Any, Any]:
+    """(train, validation) from the training file alone, seeded and stratified.
+
+    With `max_train_samples` = N and rows to spare, N rows train and `validation_split` × N
+    more are held out beside them (4,000 give 4,000 train / 400 validation), as `max_train_samples`
+    means in a plain Trainer script; holding them out of the N rows trained on 10 % fewer rows than
+    asked (issue 13). A file with no rows to spare gives `validation_split` of its rows to
+    validation, as it must.
+    """
+    wanted = data.max_train_samples
+    if wanted and wanted < len(train):
+        held = max(1, round(wanted * data.validation_split))
+        if wanted + held > len(train):
+            train = train.shuffle(seed=seed).select(range(wanted))
+        else:
+            parts = _split(train.shuffle(seed=seed).select(range(wanted + held)), held, seed, stratify_column)
+            return parts["train"], parts["test"]
+    parts = _split(train, data.validation_split, seed, stratify_column)
+    return parts["train"], parts["test"]
+
+
+def _split(dataset: Any, fraction: float | int, seed: int, stratify_column: str | None):
     if stratify_column:
         try:
             return dataset.train_test_split(test_size=fraction, seed=seed, stratify_by_column=stratify_column)

@@ -103,7 +103,7 @@ def test_validation_split_is_seeded_and_stratified(shared_data: Path) -> None:
     first, _, _ = CLASSIFICATION.load(config)
     second, _, _ = CLASSIFICATION.load(config)
     assert first.train["text"] == second.train["text"]
-    assert len(first.train) == 900 and len(first.validation) == 100
+    assert len(first.train) == 1000 and len(first.validation) == 100  # max_train_samples rows train
     positives = sum(first.validation["label"]) / len(first.validation)
     overall = sum(first.train["label"]) / len(first.train)
     assert abs(positives - overall) < 0.05

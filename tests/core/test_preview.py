@@ -37,8 +37,8 @@ def test_data_preview_follows_max_train_samples_and_label_names(tmp_path: Path) 
     data.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 3}\n" for i in range(300)))
     config = config_for(data, data={"label_names": ["neg", "neu", "pos"], "max_train_samples": 100})
     preview = preview_data(config)
-    assert preview.label_counts == {"neg": 27, "neu": 32, "pos": 31}  # the 90 rows that train, as training draws them
-    assert preview.sizes == {"train": 90, "validation": 10}  # 100 drawn, 10% held out, as training does
+    assert preview.label_counts == {"neg": 32, "neu": 34, "pos": 34}  # the 100 rows that train, as training draws them
+    assert preview.sizes == {"train": 100, "validation": 10}  # 100 train, 10% more held out beside them, as training does
 
 
 def test_data_preview_of_a_conll_file_gives_the_tag_set_and_entities(tmp_path: Path) -> None:
