@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 from datasets import load_dataset
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 
 def main() -> None:
@@ -39,6 +39,7 @@ def main() -> None:
         return tokenizer(batch["sentence"], truncation=True, max_length=args.max_length)
 
     dataset = dataset.map(tokenize, batched=True)
+    set_seed(args.seed)  # as run_glue.py does: the new head's initialisation follows the seed
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
 
     def compute_metrics(prediction):
@@ -72,6 +73,7 @@ def main() -> None:
         "train_samples_per_s": output.metrics["train_samples_per_second"],
         "train_runtime_s": output.metrics["train_runtime"],
         "accuracy": metrics["eval_accuracy"],
+        "train_rows": len(dataset["train"]),
     }))
 
 
