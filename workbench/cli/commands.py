@@ -383,7 +383,7 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
         return
     from .report import runs_table
 
-    console.print(runs_table(summaries, title=f"{directory} · {len(summaries)} runs", width=console.width))
+    console.print(runs_table(summaries, title=f"{directory} · {len(summaries)} run{'s' if len(summaries) != 1 else ''}", width=console.width))
 
 
 @command()
