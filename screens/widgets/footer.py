@@ -19,8 +19,8 @@ from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey, KeyGroup
 
-#: Cells the palette key takes in the compact footer: "▏^p palette".
-PALETTE_CELLS = 12
+#: Cells the palette key takes in the compact footer: "▏^p palette" (docked right, no margin).
+PALETTE_CELLS = 11
 
 
 def key_cells(widget: Widget) -> int:
