@@ -13,6 +13,8 @@ import io
 import json
 import logging
 import math
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -345,20 +347,44 @@ def _is_one_json_document(text: str) -> bool:
     return True
 
 
+#: Loads in progress under `quiet_loading` (the TUI loads from several threads at once).
+_QUIET = {"depth": 0, "saved": None, "lock": threading.Lock()}
+
+
 @contextlib.contextmanager
 def quiet_loading():
     """No library chatter on stderr while `datasets` loads: its logger, progress bars and anything
-    pyarrow or pandas print. Our own one-line error is what the user sees."""
-    loggers = [logging.getLogger(name) for name in ("datasets", "fsspec", "filelock")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL + 1)
+    pyarrow or pandas print. Our own one-line error is what the user sees.
+
+    `sys.stderr` is swapped once for all overlapping loads and restored when the last one ends, so
+    loads in parallel threads can't leave it pointing at a dead buffer.
+    """
+    _enter_quiet()
     try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
+        yield
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        _leave_quiet()
+
+
+def _enter_quiet() -> None:
+    with _QUIET["lock"]:
+        if _QUIET["depth"] == 0:
+            loggers = [logging.getLogger(name) for name in ("datasets", "fsspec", "filelock")]
+            _QUIET["saved"] = (sys.stderr, [(logger, logger.level) for logger in loggers])
+            for logger in loggers:
+                logger.setLevel(logging.CRITICAL + 1)
+            sys.stderr = io.StringIO()
+        _QUIET["depth"] += 1
+
+
+def _leave_quiet() -> None:
+    with _QUIET["lock"]:
+        _QUIET["depth"] -= 1
+        if _QUIET["depth"] == 0:
+            stderr, levels = _QUIET["saved"]
+            sys.stderr = stderr
+            for logger, level in levels:
+                logger.setLevel(level)
 
 
 def _load_with(datasets: Any, builder: str, path: Path, **kwargs: Any):

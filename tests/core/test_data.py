@@ -41,7 +41,7 @@ def test_ag_news_csv_with_label_names(shared_data: Path) -> None:
         config_for(str(shared_data / "ag_news" / "train.csv"), label_names=names, max_train_samples=1000)
     )
     assert encoder.names == names
-    assert len(splits.train) == 900 and len(splits.validation) == 100
+    assert len(splits.train) == 1000 and len(splits.validation) == 100  # max_train_samples rows train
     assert splits.train.features["label"].names == names
 
 
@@ -212,3 +212,26 @@ def test_a_conll_line_short_of_the_files_columns_is_named() -> None:
     assert caught.value.message.startswith("line 4 of x.conll has 2 columns where the others have 3")
     assert "fix line 4" in caught.value.hint
     assert parse_conll("-DOCSTART- -X- O\n\nAngela NNP B-PER\n", "x.conll") == ([["Angela"]], [["B-PER"]])
+
+
+def test_quiet_loading_from_several_threads_restores_stderr_and_swallows_the_noise() -> None:
+    import sys
+    import threading
+
+    from workbench.data import quiet_loading
+
+    original = sys.stderr
+    ready = threading.Barrier(4, timeout=60)
+
+    def load() -> None:
+        ready.wait()
+        for _ in range(200):
+            with quiet_loading():
+                print("Failed to read file … ParserError", file=sys.stderr)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sys.stderr is original
