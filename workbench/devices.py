@@ -129,18 +129,26 @@ def read_oom_kills(path: Path | str) -> int | None:
     return None
 
 
-def kernel_says_oom_killed(pid: int) -> bool:
-    """Whether the kernel log records the OOM killer killing `pid` (False where dmesg is not
-    readable: an unprivileged container, dmesg_restrict)."""
+def kernel_says_oom_killed(pid: int, since: float | None = None) -> bool:
+    """Whether the kernel log records the OOM killer killing `pid` after `since` (the process's
+    start, unix time: pids are reused). False where dmesg is not readable (an unprivileged
+    container, dmesg_restrict)."""
     import re
     import subprocess
 
     try:
         log = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=5).stdout
+        import psutil
+
+        booted = psutil.boot_time()
     except (OSError, subprocess.SubprocessError):
         return False
-    pattern = re.compile(rf"(Killed process {pid}\b|oom-kill:.*\bpid={pid}\b|Memory cgroup out of memory: Killed process {pid}\b)")
-    return any(pattern.search(line) for line in log.splitlines()[-2000:])
+    pattern = re.compile(rf"^\[\s*(\d+\.\d+)\].*(Killed process {pid}\b|oom-kill:.*\bpid={pid}\b)")
+    for line in log.splitlines()[-5000:]:
+        found = pattern.search(line)
+        if found and (since is None or booted + float(found.group(1)) >= since - 2.0):
+            return True
+    return False
 
 
 def oom_hint_for(training: Any, needed: int | None = None, available: int | None = None, seen: int | None = None) -> str:

@@ -469,7 +469,7 @@ def _oom_killed(run: RunDir, status: RunStatus, history: RunHistory) -> tuple[st
 
     recorded = status.get("oom_counter") or {}
     count = read_oom_kills(recorded["path"]) if recorded.get("path") else None
-    by_log = bool(status.pid) and kernel_says_oom_killed(status.pid)
+    by_log = bool(status.pid) and kernel_says_oom_killed(status.pid, status.pid_start)
     if not by_log and not (count is not None and count > recorded.get("kills", count)):
         return None
     step = history.last_step

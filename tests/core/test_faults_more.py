@@ -144,7 +144,7 @@ def test_a_run_that_vanished_after_the_oom_killer_is_failed_oom(runs_dir: Path, 
 
     counter = tmp_path / "memory.events"
     counter.write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n")
-    monkeypatch.setattr(devices, "kernel_says_oom_killed", lambda pid: False)
+    monkeypatch.setattr(devices, "kernel_says_oom_killed", lambda pid, since=None: False)
     fake = FakeRun(runs_dir)
     fake.started()
     fake.step(4, 0.6, memory_bytes=3 * 2**30)
