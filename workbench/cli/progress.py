@@ -60,10 +60,11 @@ class ConsoleProgress:
             f" of {humanize.count(total)} ({100 * trainable / max(total, 1):.2f}%)"
             f" · {event.get('device', '?')} {event.get('precision', '')}{resumed}"
         )
-        self._print(
-            f"data: train {event.get('train_size', 0):,} · validation {event.get('validation_size', 0):,}"
-            f" · labels {', '.join(labels[:8])}{'…' if len(labels) > 8 else ''}"
-        )
+        if labels:
+            kinds = f" · labels {', '.join(labels[:8])}{'…' if len(labels) > 8 else ''}"
+        else:  # text generation: no labels, a chat format instead
+            kinds = f" · format {event['data_format']}" if event.get("data_format") else ""
+        self._print(f"data: train {event.get('train_size', 0):,} · validation {event.get('validation_size', 0):,}{kinds}")
         if self.live:
             self._progress = Progress(
                 TextColumn("[bold]epoch {task.fields[epoch]}"),
