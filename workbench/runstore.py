@@ -451,6 +451,9 @@ def reconcile(run: RunDir, status: RunStatus) -> RunStatus:
 #: What train.log says when the process died of a full disk before it could report it.
 DISK_FULL_MARKERS = ("No space left on device", "Disk quota exceeded", "unexpected pos", "file write failed",
                      "PytorchStreamWriter failed")
+#: A vanished run on a disk with less free than this died of the full disk (even if its log,
+#: on the same disk, could not say so).
+DISK_FULL_BYTES = 1024 * 1024
 _CAUSES: dict[tuple[Path, int | None, float | None], tuple[str, str, str] | None] = {}
 
 
@@ -460,7 +463,7 @@ def vanished_cause(run: RunDir, status: RunStatus, history: RunHistory) -> tuple
     the Runs screen asks every few seconds."""
     key = (run.path, status.pid, status.pid_start)
     if key not in _CAUSES:
-        _CAUSES[key] = _oom_killed(run, status, history) or _disk_full_in_log(run)
+        _CAUSES[key] = _oom_killed(run, status, history) or _disk_full(run)
     return _CAUSES[key]
 
 
@@ -482,7 +485,7 @@ def _oom_killed(run: RunDir, status: RunStatus, history: RunHistory) -> tuple[st
     return ("oom", f"out of memory: the kernel's OOM killer ended the training process ({evidence})", hint)
 
 
-def _disk_full_in_log(run: RunDir) -> tuple[str, str, str] | None:
+def _disk_full(run: RunDir) -> tuple[str, str, str] | None:
     import shutil
 
     from .humanize import bytes_
@@ -492,14 +495,17 @@ def _disk_full_in_log(run: RunDir) -> tuple[str, str, str] | None:
             handle.seek(max(0, handle.seek(0, 2) - 64 * 1024))
             tail = handle.read().decode("utf-8", errors="replace")
     except OSError:
-        return None
-    if not any(marker in tail for marker in DISK_FULL_MARKERS):
-        return None
+        tail = ""
     try:
-        free = f" ({bytes_(shutil.disk_usage(run.path).free)} free now)"
+        free_bytes: int | None = shutil.disk_usage(run.path).free
     except OSError:
-        free = ""
-    return ("disk", f"the disk filled up: the training process stopped while writing to {run.path} (see {run.log_path.name})",
+        free_bytes = None
+    says_so = any(marker in tail for marker in DISK_FULL_MARKERS)
+    if not says_so and not (free_bytes is not None and free_bytes < DISK_FULL_BYTES):
+        return None
+    free = f" ({bytes_(free_bytes)} free now)" if free_bytes is not None else ""
+    seen = f"see {run.log_path.name}" if says_so else "the disk is full now"
+    return ("disk", f"the disk filled up: the training process stopped while writing to {run.path} ({seen})",
             f"free space on the disk holding {run.path.parent}{free}, then `tlwb resume {run.id}`")
 
 

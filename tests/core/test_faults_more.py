@@ -166,6 +166,16 @@ def test_a_run_that_vanished_writing_to_a_full_disk_is_failed_disk(runs_dir: Pat
     assert f"tlwb resume {fake.run.id}" in status.hint
 
 
+def test_a_run_that_vanished_on_a_full_disk_its_log_could_not_record_is_failed_disk(small_disk: Path) -> None:
+    fake = FakeRun(small_disk / "runs")
+    fake.started()
+    fake.writer.close()
+    fake.run.write_status(pid=dead_pid())
+    fill(small_disk, leave=0)  # train.log, on the same disk, got nothing
+    status = fake.run.status()
+    assert (status.state, status.kind) == ("failed", "disk") and "the disk is full now" in status.message
+
+
 def test_a_killed_run_without_such_traces_is_still_vanished(runs_dir: Path) -> None:
     fake = FakeRun(runs_dir)
     fake.started()
