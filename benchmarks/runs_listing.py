@@ -131,23 +131,34 @@ print(len(summaries), time.perf_counter() - t)
 """
 
 
-def time_core(runs_dir: Path) -> tuple[int, float]:
-    """(runs listed, seconds) for the core listing call in a fresh interpreter (imports excluded
-    from nothing: `workbench.runstore` is imported inside the timed part)."""
+def time_core(runs_dir: Path) -> tuple[int, float, float]:
+    """(runs listed, wall seconds, CPU seconds) of the core listing call in a fresh interpreter
+    (`workbench.runstore`'s import included in the wall figure; CPU is the whole child's)."""
+    before = _children_cpu()
     done = subprocess.run([sys.executable, "-c", CORE_LISTING, str(runs_dir)], capture_output=True, text=True, cwd=REPO, check=True)
     listed, seconds = done.stdout.split()
-    return int(listed), float(seconds)
+    return int(listed), float(seconds), _children_cpu() - before
 
 
-def time_cli(runs_dir: Path) -> float:
-    """Wall seconds of `tlwb runs --runs-dir DIR` (output to a pipe), start-up included."""
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children: on a shared, loaded
+    machine a steadier figure than wall time."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_cli(runs_dir: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of `tlwb runs --runs-dir DIR` (output to a pipe), start-up included."""
+    before = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "workbench.cli", "runs", "--runs-dir", str(runs_dir)],
                           capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "160"})
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"tlwb runs failed: {done.stderr}")
-    return seconds
+    return seconds, _children_cpu() - before
 
 
 def leave_summaries(runs_dir: Path) -> None:
@@ -171,17 +182,18 @@ def remove_summaries(runs_dir: Path) -> None:
         path.unlink()
 
 
-def bench(count: int, work: Path, templates: dict[str, Path], rebuild: bool) -> dict[str, float]:
+def bench(count: int, work: Path, templates: dict[str, Path], rebuild: bool) -> dict[str, tuple[float, float]]:
+    """{figure: (wall, CPU) seconds}."""
     runs_dir = work / f"runs-{count}"
     make_runs(runs_dir, count, templates)
-    figures: dict[str, float] = {}
+    figures: dict[str, tuple[float, float]] = {}
     if rebuild:
-        figures["core rebuild"] = time_core(runs_dir)[1]
+        figures["core rebuild"] = time_core(runs_dir)[1:]
         remove_summaries(runs_dir)
         figures["tlwb runs rebuild"] = time_cli(runs_dir)
     else:
         leave_summaries(runs_dir)
-    listed, figures["core steady"] = time_core(runs_dir)
+    listed, *figures["core steady"] = time_core(runs_dir)
     assert listed == count, (listed, count)
     figures["tlwb runs steady"] = time_cli(runs_dir)
     shutil.rmtree(runs_dir)
@@ -201,14 +213,15 @@ def main() -> None:
         templates = {variant: write_template(work, variant, seed) for seed, variant in enumerate(VARIANTS)}
         size = sum(path.stat().st_size for path in templates.values()) / len(templates)
         print(f"events.jsonl per run: {size / 1024:.0f} KiB ({STEPS} steps, {EVALS} evaluations with {SAMPLES} samples each)")
-        print(f"{'runs':>7}  {'core steady':>12}  {'tlwb runs steady':>17}  {'core rebuild':>13}  {'tlwb runs rebuild':>18}")
+        print("seconds: wall (CPU)")
+        print(f"{'runs':>7}  {'core steady':>16}  {'tlwb runs steady':>16}  {'core rebuild':>16}  {'tlwb runs rebuild':>17}")
         for count in counts:
             figures = bench(count, work, templates, rebuild=count <= args.rebuild_up_to)
 
             def shown(key: str) -> str:
-                return f"{figures[key]:.2f} s" if key in figures else "—"
+                return f"{figures[key][0]:.2f} ({figures[key][1]:.2f})" if key in figures else "—"
 
-            print(f"{count:>7,}  {shown('core steady'):>12}  {shown('tlwb runs steady'):>17}  {shown('core rebuild'):>13}  {shown('tlwb runs rebuild'):>18}",
+            print(f"{count:>7,}  {shown('core steady'):>16}  {shown('tlwb runs steady'):>16}  {shown('core rebuild'):>16}  {shown('tlwb runs rebuild'):>17}",
                   flush=True)
 
 
