@@ -291,3 +291,22 @@ def test_metrics_after_resuming_from_the_final_checkpoint_are_rounded_like_every
     assert metrics == last_eval and "accuracy" in metrics and "loss" in metrics
     assert not {"runtime", "samples_per_second", "steps_per_second", "epoch"} & set(metrics)
     assert all(round(value, 6) == value for value in metrics.values() if isinstance(value, float)), metrics
+
+
+def test_a_cached_hub_model_with_custom_code_is_refused_naming_trust_remote_code(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "hub" / "models--someone--custom-model" / "snapshots" / ("b" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("b" * 40)
+    (snapshot / "config.json").write_text(json.dumps({"model_type": "custom", "auto_map": {"AutoModel": "modeling_custom.CustomModel"}}))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.chdir(ws)
+    before = fingerprint(ws)
+    code, out, err = run_main(train("model.name=someone/custom-model")(ws), capsys, monkeypatch)
+    assert_exactly_one_error(code, out, err, "someone/custom-model ships its own code (modeling_custom.CustomModel)",
+                             "model.trust_remote_code = true")
+    assert fingerprint(ws) == before

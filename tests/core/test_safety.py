@@ -176,3 +176,20 @@ def test_an_unexpected_preflight_failure_never_says_to_skip_preflight(tiny_model
     (error,) = report.errors
     assert error.message == "pre-flight could not check the data: TypeError: unhashable type: 'list'"
     assert "data.label_column" in error.hint and "pre-flight" not in error.hint
+
+
+def test_custom_code_is_detected_from_a_cached_hub_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub id offline: its config.json is read from the Hugging Face cache, nothing is run."""
+    from huggingface_hub import constants
+
+    from workbench.model_checks import check_custom_code
+
+    snapshot = tmp_path / "hub" / "models--someone--custom-model" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("a" * 40)
+    (snapshot / "config.json").write_text(json.dumps({"model_type": "custom", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig"}}))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=r"someone/custom-model ships its own code \(configuration_custom.CustomConfig\)"):
+        check_custom_code("someone/custom-model", "someone/custom-model", trust_remote_code=False)
