@@ -403,6 +403,7 @@ class SetupScreen(WorkbenchScreen):
             self.query_one(LabelDistribution).show("")
             self.query_one("#data-sizes", Static).update("choose a data file or a hub dataset id")
             return
+        self.query_one("#data-sizes", Static).update("")  # the old sizes are not this data's
         self.query_one(LabelDistribution).show_loading(f"reading {_display_path(config.data.train)}…")
         self.load_data_preview(config, key)
 
