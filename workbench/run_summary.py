@@ -125,7 +125,10 @@ def facts_from_history(history: Any) -> dict[str, Any]:
     best = history.best
     first = history.first_started
     try:
-        diagnostics = [d.as_dict() for d in diagnose(history)]
+        # A run is checked after each evaluation and at its end: before its first evaluation a
+        # few noisy steps would make a false alarm.
+        judged = history.ended is not None or bool(history.evals)
+        diagnostics = [d.as_dict() for d in diagnose(history)] if judged else []
     except Exception:  # a diagnosis must never hide a run from the list
         diagnostics = []
     return {

@@ -195,3 +195,13 @@ def test_show_lists_diagnostics_of_a_collapsed_run(runs_dir: Path) -> None:
     assert text.splitlines()[text.splitlines().index(collapse) + 1].strip().startswith("hint: lower training.learning_rate")
     listed = tlwb("runs", "--runs-dir", str(runs_dir), env=_env(120)).stdout
     assert "finished ⚠" in listed
+
+
+def test_a_live_run_is_not_diagnosed_before_its_first_evaluation(runs_dir: Path) -> None:
+    fake = FakeRun(runs_dir, "2026-11-30_121212_early")
+    fake.started()
+    for step in range(5, 65, 5):
+        fake.step(step, 0.69)  # flat so far: too early to call it "no progress"
+    assert summarize(fake.run).diagnostics == []
+    fake.eval(60, 0.5)
+    assert "no_progress" in [d["kind"] for d in summarize(fake.run).diagnostics]
