@@ -117,18 +117,15 @@ def _config_facts(run: Any) -> dict[str, Any]:
 def facts_from_history(history: Any) -> dict[str, Any]:
     """The events' part of a summary: state, start, segments' times, best, last step, counts and
     diagnostics, as plain JSON."""
-    from .diagnostics import diagnose
     from .events import to_json
+    from .runinfo import diagnostics_of
 
     segments = history.segments
     last = segments[-1] if segments else None
     best = history.best
     first = history.first_started
     try:
-        # A run is checked after each evaluation and at its end: before its first evaluation a
-        # few noisy steps would make a false alarm.
-        judged = history.ended is not None or bool(history.evals)
-        diagnostics = [d.as_dict() for d in diagnose(history)] if judged else []
+        diagnostics = diagnostics_of(history)
     except Exception:  # a diagnosis must never hide a run from the list
         diagnostics = []
     return {

@@ -90,9 +90,13 @@ def count_predictions(run: RunDir) -> int | None:
 
 
 def diagnostics_of(history: Any) -> list[dict[str, str]]:
-    """What went wrong with the run, as `[{kind, message, hint}]` (`workbench.diagnostics`)."""
+    """What went wrong with the run, as `[{kind, message, hint}]` (`workbench.diagnostics`).
+    A run is checked after each evaluation and at its end: before its first evaluation a few
+    noisy steps would make a false alarm."""
     from .diagnostics import diagnose
 
+    if history.ended is None and not history.evals:
+        return []
     return [diagnostic.as_dict() for diagnostic in diagnose(history)]
 
 
