@@ -22,8 +22,6 @@ from workbench.config import RunConfig
 from workbench.presets import config_to_toml
 from workbench.runstore import RunDir
 
-pytestmark = pytest.mark.slow
-
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SST2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "sst2" / "train.tsv"
 QUESTION = "Is this review positive or negative? Answer with one word."
@@ -49,6 +47,7 @@ def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ["TLWB_CACHE_DIR"] = previous
 
 
+@pytest.mark.slow
 def test_the_packaged_gguf_converts_once_into_a_folder_that_loads_and_generates(smollm2_cache: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -75,6 +74,59 @@ def test_the_packaged_gguf_converts_once_into_a_folder_that_loads_and_generates(
     out = model.generate(**prompt, max_new_tokens=12, do_sample=False)
     answer = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
     assert "Paris" in answer
+
+
+def fake_conversion(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fail: bool = False) -> list[Path]:
+    """Replace the real dequantisation with one that writes a small file (or fails halfway)."""
+    gguf = tmp_path / "pkg" / "model.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF")
+    calls: list[Path] = []
+
+    def convert(source: Path, out: Path) -> None:
+        calls.append(out)
+        (out / "config.json").write_text("{}")
+        if fail:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(packaged_models, "package_file", lambda entry: gguf)
+    monkeypatch.setattr(packaged_models, "convert", convert)
+    monkeypatch.setenv("TLWB_CACHE_DIR", str(tmp_path / "cache"))
+    return calls
+
+
+def test_a_packaged_gguf_is_converted_once_then_reused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = fake_conversion(monkeypatch, tmp_path)
+    entry = packaged_models.PACKAGED_GGUF[HUB_ID]
+    assert packaged_models.first_use_note(HUB_ID) is not None
+    said: list[str] = []
+    folder = packaged_models.ensure_converted(entry, said.append)
+    assert folder == tmp_path / "cache" / "models" / entry.folder_name
+    assert len(calls) == 1 and len(said) == 1 and "once" in said[0]
+    assert (folder / "config.json").is_file() and packaged_models.is_converted(folder)
+    assert "not the original bf16" in (packaged_models.weights_note(folder) or "")
+    assert packaged_models.ensure_converted(entry, said.append) == folder and len(calls) == 1 and len(said) == 1
+    assert packaged_models.first_use_note(HUB_ID) is None
+    assert sorted(p.name for p in folder.parent.iterdir() if not p.name.endswith(".lock")) == [entry.folder_name]
+
+
+def test_a_failed_conversion_leaves_no_model_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from workbench.errors import ModelError
+
+    fake_conversion(monkeypatch, tmp_path, fail=True)
+    entry = packaged_models.PACKAGED_GGUF[HUB_ID]
+    with pytest.raises(ModelError, match="can't write the converted model"):
+        packaged_models.ensure_converted(entry, None)
+    models = tmp_path / "cache" / "models"
+    assert [p.name for p in models.iterdir() if not p.name.endswith(".lock")] == []  # no half folder, no temp left
+
+
+def test_the_cache_dir_follows_tlwb_cache_dir_then_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("TLWB_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert packaged_models.cache_dir() == tmp_path / "xdg" / "tlwb"
+    monkeypatch.setenv("TLWB_CACHE_DIR", str(tmp_path / "own"))
+    assert packaged_models.cache_dir() == tmp_path / "own"
 
 
 def sst2_chat_rows(start: int, count: int) -> list[dict[str, str]]:
@@ -110,6 +162,7 @@ def untrained_score(config: RunConfig, data: Path) -> dict[str, Any]:
     return task.score(model.eval(), tokenizer, config, str(data), [], 16).metrics
 
 
+@pytest.mark.slow
 def test_lora_on_sst2_chat_rows_beats_the_untrained_model_on_a_disjoint_slice(smollm2_cache: Path, tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", sst2_chat_rows(0, TRAIN_ROWS))
     disjoint = write_jsonl(tmp_path / "disjoint.jsonl", sst2_chat_rows(20_000, EVAL_ROWS))
