@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from workbench.config import RunConfig
 from workbench.tasks.classification import TASK as CLASSIFICATION
 
@@ -58,3 +60,60 @@ def test_a_file_with_no_rows_to_spare_still_gives_validation_its_share(tmp_path:
     tight = write_rows(tmp_path / "tight.csv", 210)  # 200 asked + 20 held out do not fit in 210
     splits, _, _ = CLASSIFICATION.load(config_for(tight, max_train_samples=200))
     assert (len(splits.train), len(splits.validation)) == (180, 20)
+
+
+# -- prediction and scoring batch rows of similar lengths, results in input order ------------------
+WORDS = ["good", "bad", "great", "awful", "movie", "film", "the", "is", "not", "was", "and", "it", "this"]
+
+
+def varied_texts(count: int) -> list[str]:
+    import random
+
+    rng = random.Random(3)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 40))) for _ in range(count)]
+
+
+def length_model():
+    """A classifier whose logits come from each row's own tokens (its real length and first
+    word), so a result put back at the wrong index shows as the wrong label or probability."""
+    import torch
+    from types import SimpleNamespace
+
+    class LengthModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = SimpleNamespace(id2label={0: "short", 1: "long"})
+            self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the model a device
+
+        def forward(self, input_ids, attention_mask, **_: object):
+            length = attention_mask.sum(-1).float()
+            return SimpleNamespace(logits=torch.stack([(20 - length) / 5, (input_ids[:, 1] % 7).float() / 3], dim=-1))
+
+    return LengthModel()
+
+
+def test_predict_sorted_by_length_gives_each_text_its_own_result_in_order(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    model, tokenizer = length_model(), AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = varied_texts(75)  # three batches of 32, lengths shuffled
+    together = CLASSIFICATION.predict(model, tokenizer, texts, 64)
+    alone = [CLASSIFICATION.predict(model, tokenizer, [text], 64)[0] for text in texts]
+    assert len({row["label"] for row in alone}) == 2  # the check below can fail
+    assert together == alone
+
+
+def test_score_sorted_by_length_matches_row_by_row_predictions(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    model, tokenizer = length_model(), AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = varied_texts(50)
+    predicted = [CLASSIFICATION.predict(model, tokenizer, [text], 128)[0]["label"] for text in texts]
+    gold = ["short" if i % 3 else "long" for i in range(len(texts))]
+    data = tmp_path / "scored.csv"
+    data.write_text("text,label\n" + "".join(f"{text},{label}\n" for text, label in zip(texts, gold)))
+    result = CLASSIFICATION.score(model, tokenizer, config_for(data), str(data), ["short", "long"], 8)
+    names = ["short", "long"]
+    matrix = [[sum(1 for p, g in zip(predicted, gold) if g == row and p == column) for column in names] for row in names]
+    assert result.confusion_matrix == matrix
+    assert result.metrics["accuracy"] == pytest.approx(sum(p == g for p, g in zip(predicted, gold)) / len(gold))

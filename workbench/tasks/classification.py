@@ -210,24 +210,24 @@ class TextClassification:
         import torch
 
         names = _id2label(model)
-        results = []
+        results: list[dict[str, Any]] = [{} for _ in texts]
         model.eval()
         device = next(model.parameters()).device
-        for start in range(0, len(texts), 32):
-            batch = texts[start : start + 32]
+        order = length_order([len(text) for text in texts])  # similar lengths share a batch: less padding
+        for start in range(0, len(order), 32):
+            indices = order[start : start + 32]
+            batch = [texts[i] for i in indices]
             encoded = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(device)
             with torch.no_grad():
                 probs = torch.softmax(model(**encoded).logits.float(), dim=-1).cpu()
-            for text, row in zip(batch, probs):
+            for index, text, row in zip(indices, batch, probs):
                 best = int(row.argmax())
-                results.append(
-                    {
-                        "text": text,
-                        "label": names[best],
-                        "confidence": round(float(row[best]), 4),
-                        "probs": {names[i]: round(float(p), 4) for i, p in enumerate(row)},
-                    }
-                )
+                results[index] = {
+                    "text": text,
+                    "label": names[best],
+                    "confidence": round(float(row[best]), 4),
+                    "probs": {names[i]: round(float(p), 4) for i, p in enumerate(row)},
+                }
         return results
 
     def score(self, model: Any, tokenizer: Any, config: RunConfig, source: str, label_values: list[str], batch_size: int) -> EvalResult:
@@ -244,13 +244,21 @@ class TextClassification:
         collate = self.collator(tokenizer)
         device = next(model.parameters()).device
         model.eval()
-        logits = []
-        for start in range(0, len(encoded), batch_size):
-            rows = [encoded[i] for i in range(start, min(start + batch_size, len(encoded)))]
+        logits = np.zeros((len(encoded), len(names)), dtype=np.float32)
+        order = length_order([len(ids) for ids in encoded["input_ids"]])  # results go back to file order
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            rows = [encoded[i] for i in indices]
             batch = collate([{k: r[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in r} for r in rows])
             with torch.no_grad():
-                logits.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy())
-        return self.evaluate(np.concatenate(logits), encoded["labels"], dataset, names, 20)
+                logits[indices] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
+        return self.evaluate(logits, encoded["labels"], dataset, names, 20)
+
+
+def length_order(lengths: list[int]) -> list[int]:
+    """Row indices from the shortest row to the longest (stable): batches of similar lengths pad
+    little. Callers put each result back at its index, so the output order is the input's."""
+    return sorted(range(len(lengths)), key=lengths.__getitem__)
 
 
 def _with_labels(dataset: Any, text: str, pair: str | None, ids: list[int], names: list[str]) -> Any:

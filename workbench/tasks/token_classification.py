@@ -21,6 +21,7 @@ from ..data import load_source, load_splits
 from ..errors import DataError, ModelError
 from ..ner import Span, check_tags, detect_scheme, entity_report, entity_spans, lenient_spans, order_tags, split_words
 from .base import EvalResult, Prepared
+from .classification import length_order
 
 TOKEN_NAMES = ("tokens", "words", "token", "word", "sentence")
 TAG_NAMES = ("ner_tags", "tags", "ner", "labels", "label", "tag", "ner_labels", "entities")
@@ -279,15 +280,16 @@ class TokenClassification:
         collate = self.collator(tokenizer)
         device = next(model.parameters()).device
         model.eval()
-        width = max((len(ids) for ids in encoded["input_ids"]), default=1)
-        logits = np.zeros((len(encoded), width, len(names)), dtype=np.float32)
-        for start in range(0, len(encoded), batch_size):
-            rows = [encoded[i] for i in range(start, min(start + batch_size, len(encoded)))]
-            batch = collate(rows)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        logits = np.zeros((len(encoded), max(lengths, default=1), len(names)), dtype=np.float32)
+        order = length_order(lengths)  # sentences of similar lengths share a batch; rows go back in place
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = collate([encoded[i] for i in indices])
             batch.pop("labels", None)
             with torch.no_grad():
                 out = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
-            logits[start : start + len(rows), : out.shape[1]] = out
+            logits[indices, : out.shape[1]] = out
         return self.evaluate(logits, encoded["labels"], reference, names, 20)
 
 
