@@ -336,9 +336,10 @@ def precision_bytes(precision: str) -> int:
     return 2 if precision in {"bf16", "fp16"} else 4
 
 
-def estimate_training_memory(model_config: Any, params: Any, training: TrainingConfig, precision: str) -> int:
+def estimate_training_memory(model_config: Any, params: Any, training: TrainingConfig, precision: str,
+                             method: str = "full", device: str = "cpu", generating: bool = False) -> int:
     """A rough peak-memory estimate for one training step (see `models.estimate_memory_bytes`)."""
-    from .models import estimate_memory_bytes
+    from .models import CPU_RUNTIME_BYTES, estimate_memory_bytes
 
     return estimate_memory_bytes(
         params,
@@ -347,6 +348,11 @@ def estimate_training_memory(model_config: Any, params: Any, training: TrainingC
         getattr(model_config, "hidden_size", None) or getattr(model_config, "n_embd", None),
         getattr(model_config, "num_hidden_layers", None) or getattr(model_config, "n_layer", None),
         precision_bytes(precision),
+        heads=getattr(model_config, "num_attention_heads", None) or getattr(model_config, "n_head", None),
+        method=method,
+        checkpointing=training.gradient_checkpointing,
+        runtime_bytes=CPU_RUNTIME_BYTES if device == "cpu" else 0,
+        vocab=getattr(model_config, "vocab_size", None) if generating else None,
     )
 
 
@@ -355,7 +361,8 @@ def _check_memory(config: RunConfig, model: _Model, report: PreflightReport) -> 
 
     device = pick_device(config.training.device)
     precision = pick_precision(config.training.precision, device)
-    estimate = estimate_training_memory(model.config, model.info.params, config.training, precision)
+    estimate = estimate_training_memory(model.config, model.info.params, config.training, precision,
+                                        config.method.kind, device, config.task == "text-generation")
     available = device_memory_bytes(device)
     report.facts.update(device=device, memory_estimate_bytes=estimate, device_memory_bytes=available)
     if available and estimate > MEMORY_WARNING_SHARE * available:

@@ -213,7 +213,7 @@ class ModelPreview:
         params = self.trainable.get(method)
         if params is None:
             return None
-        return estimate_memory_bytes(params, batch_size, max_length, self.info.hidden_size, self.info.layers)
+        return estimate_memory_bytes(params, batch_size, max_length, self.info.hidden_size, self.info.layers, method=method)
 
 
 #: Rough training throughput, in FLOP/s, per kind of device: a few CPU cores, one mid-range GPU.

@@ -179,3 +179,36 @@ def test_launch_script_writes_the_run_and_prints_a_torchrun_line_that_trains_it(
     assert wait(run, timeout_s=60).type == "finished"
     started = next(event for event in run.events() if event["type"] == "started")
     assert started["effective_batch_size"] == 2 * 8  # both ranks trained
+
+
+# -- the memory estimate ---------------------------------------------------------------------------
+def minilm_estimate(**overrides) -> int:
+    from types import SimpleNamespace
+
+    from workbench.models import ParamCounts
+    from workbench.preflight import estimate_training_memory
+
+    model_config = SimpleNamespace(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, vocab_size=30522)
+    settings = {"batch_size": 32, "max_length": 128} | overrides.pop("training", {})
+    kind = overrides.get("method", "full")
+    trainable = {"full": 22_713_602, "lora": 74_000, "head": 148_000}[kind]
+    return estimate_training_memory(model_config, ParamCounts(22_713_602, trainable), TrainingConfig(**settings), "fp32", **overrides)
+
+
+def test_the_estimate_is_within_a_quarter_of_measured_cpu_peaks() -> None:
+    """Peak RSS of MiniLM training steps at length 128 (benchmarks/memory_estimate.py, this machine)."""
+    gib = 1024**3
+    measured = {("full", 8): 1.22 * gib, ("full", 32): 2.18 * gib, ("lora", 8): 1.02 * gib}
+    for (method, batch), peak in measured.items():
+        estimate = minilm_estimate(method=method, training={"batch_size": batch})
+        assert 0.75 <= estimate / peak <= 1.25, (method, batch, estimate / peak)
+
+
+def test_checkpointing_and_head_training_need_less_and_a_gpu_has_no_library_baseline() -> None:
+    full = minilm_estimate()
+    assert minilm_estimate(training={"gradient_checkpointing": True}) < 0.7 * full
+    assert minilm_estimate(method="head") < minilm_estimate(method="lora") < full
+    from workbench.models import CPU_RUNTIME_BYTES
+
+    assert full - minilm_estimate(device="cuda") == CPU_RUNTIME_BYTES
+    assert minilm_estimate(generating=True) > full  # the vocabulary's logits
