@@ -205,3 +205,19 @@ def test_a_live_run_is_not_diagnosed_before_its_first_evaluation(runs_dir: Path)
     assert summarize(fake.run).diagnostics == []
     fake.eval(60, 0.5)
     assert "no_progress" in [d["kind"] for d in summarize(fake.run).diagnostics]
+
+
+def test_runs_are_coloured_on_a_terminal_and_plain_without_colour(runs_dir: Path, two_runs: tuple[FakeRun, FakeRun]) -> None:
+    import io
+
+    from rich.console import Console
+
+    from workbench.cli.report import write_runs
+
+    summaries = [summarize(run) for run in list_runs(runs_dir)]
+    coloured, plain = io.StringIO(), io.StringIO()
+    write_runs(Console(file=coloured, force_terminal=True, color_system="256", width=120), summaries, "title")
+    write_runs(Console(file=plain, force_terminal=True, no_color=True, width=120), summaries, "title")
+    assert "\x1b[32m finished" in coloured.getvalue()  # green, and the word says it too
+    assert "\x1b[" not in plain.getvalue() and " finished " in plain.getvalue()
+    assert all(len(line) <= 120 for line in plain.getvalue().splitlines())

@@ -381,9 +381,9 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     if not summaries:
         console.print(f"no runs in {directory} yet — start one with: tlwb train presets/quickstart.toml")
         return
-    from .report import runs_table
+    from .report import write_runs
 
-    console.print(runs_table(summaries, title=f"{directory} · {len(summaries)} run{'s' if len(summaries) != 1 else ''}", width=console.width))
+    write_runs(console, summaries, title=f"{directory} · {len(summaries)} run{'s' if len(summaries) != 1 else ''}")
 
 
 @command()
