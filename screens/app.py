@@ -86,6 +86,12 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
+    #: Set by `run_app` in a real terminal: quitting gives the terminal back and ends the process
+    #: at once, instead of Textual's orderly teardown of every screen's widgets (seconds on a busy
+    #: machine) and a join of busy worker threads. Nothing is lost: runs are separate processes
+    #: and everything the app writes (presets, exports) is written atomically before it returns.
+    fast_exit = False
+
     run_badge: var[RunBadge | None] = var(None)
     """The current run and its state, as the header shows it."""
 
@@ -329,6 +335,27 @@ class WorkbenchApp(App[None]):
                                 lambda run=run: self.open_run(run), discover=False)
         yield from super().get_system_commands(screen)
 
+    def exit(self, result: None = None, return_code: int = 0, message: object = None) -> None:  # type: ignore[override]
+        if self.fast_exit and self._driver is not None and not self.is_headless:
+            self._leave_now(return_code, message)
+        super().exit(result, return_code, message)  # type: ignore[arg-type]
+
+    def _leave_now(self, return_code: int, message: object) -> None:
+        """Restore the terminal, say `message`, end the process (see `fast_exit`)."""
+        try:
+            self._driver.stop_application_mode()  # type: ignore[union-attr]
+            self._driver.close()  # type: ignore[union-attr]  # its writer thread has written all
+            if message is not None:
+                from rich.console import Console
+
+                Console(file=sys.__stderr__).print(message)  # sys.stderr is still Textual's capture here
+            for stream in (sys.__stdout__, sys.__stderr__):
+                if stream is not None:
+                    stream.flush()
+        except Exception:  # the orderly way still works
+            return
+        os._exit(return_code)
+
     # -- what the palette's commands ask for (screens/commands.py) ------------------------------
     def on_setup(self, action: str) -> None:
         """Show Setup, then run one of its actions (train, open or save a preset)."""
@@ -471,6 +498,7 @@ def run_app(runs_dir: Path, preset: str | None = None, run: str | None = None, *
     """
     quiet_libraries()
     app = WorkbenchApp(runs_dir, preset=preset, run=run)
+    app.fast_exit = True
     app.run(**run_options)
     if lingering_threads():
         sys.stdout.flush()

@@ -109,11 +109,11 @@ def summary_text(run: RunDir, results: RunResults, width: int | None = None) -> 
     """`finished in 1m 52s · accuracy 0.812 (best 0.830 @ step 50) · all-MiniLM-L6-v2 · lora · sst2`.
 
     The verdict comes first. In `width` cells (80 columns), the details give way before what
-    was trained does: first the best's step, then the best itself, so the data's name stays
-    visible. The metric is the task's own ranking metric and the time the run's training time
+    was trained does: first the best's step, then the best itself, then the model's name (the
+    header's run id names it too), so the data's name stays visible. The metric is the task's own ranking metric and the time the run's training time
     (RunHistory).
     """
-    for detail in ("full", "short", "none"):
+    for detail in ("full", "short", "none", "no model"):
         text = _summary_text(results, detail)
         if width is None or text.cell_len <= width:
             break
@@ -146,7 +146,8 @@ def _summary_text(results: RunResults, best_detail: str) -> Text:
         text.append(f" (best {best.value:.3f}{where})", style="dim")
     config = results.config
     if config is not None:
-        text.append(f" · {humanize.short_model(config.model.name)} · {config.method.kind} · {humanize.short_data(config.data.train)}", style="dim")
+        model = "" if best_detail == "no model" else f" · {humanize.short_model(config.model.name)}"
+        text.append(f"{model} · {config.method.kind} · {humanize.short_data(config.data.train)}", style="dim")
     return text
 
 

@@ -120,6 +120,8 @@ class TrainScreen(WorkbenchScreen):
             progress.show_end(watcher.state, watcher.ended, watcher.latest_step, duration_s=watcher.history.training_seconds())
         elif self._cancel_requested:
             progress.show_waiting("cancelling: saving a checkpoint…")
+        elif watcher.state == "starting" and watcher.history.ended is not None:  # resumed elsewhere, loading
+            progress.show_waiting("resuming: loading model and data…")
         elif watcher.started is None:
             progress.show_waiting("starting: loading model and data…" if watcher.loaded else "reading the run…")
 
