@@ -198,15 +198,16 @@ def minilm_estimate(**overrides) -> int:
 def test_the_estimate_is_within_a_quarter_of_measured_cpu_peaks() -> None:
     """Peak RSS of MiniLM training steps at length 128 (benchmarks/memory_estimate.py, this machine)."""
     gib = 1024**3
-    measured = {("full", 8): 1.22 * gib, ("full", 32): 2.18 * gib, ("lora", 8): 1.02 * gib}
-    for (method, batch), peak in measured.items():
-        estimate = minilm_estimate(method=method, training={"batch_size": batch})
-        assert 0.75 <= estimate / peak <= 1.25, (method, batch, estimate / peak)
+    measured = {("full", 8, False): 1.22, ("full", 32, False): 2.18, ("lora", 8, False): 1.02, ("lora", 32, False): 2.17,
+                ("head", 8, False): 0.70, ("head", 32, False): 0.78, ("full", 32, True): 1.56}
+    for (method, batch, checkpointing), peak in measured.items():
+        estimate = minilm_estimate(method=method, training={"batch_size": batch, "gradient_checkpointing": checkpointing})
+        assert 0.75 <= estimate / (peak * gib) <= 1.25, (method, batch, checkpointing, estimate / (peak * gib))
 
 
 def test_checkpointing_and_head_training_need_less_and_a_gpu_has_no_library_baseline() -> None:
     full = minilm_estimate()
-    assert minilm_estimate(training={"gradient_checkpointing": True}) < 0.7 * full
+    assert minilm_estimate(training={"gradient_checkpointing": True}) < 0.75 * full
     assert minilm_estimate(method="head") < minilm_estimate(method="lora") < full
     from workbench.models import CPU_RUNTIME_BYTES
 
