@@ -228,9 +228,10 @@ def scale_arguments(training: Any) -> dict[str, Any]:
     """`TrainingArguments` keywords for memory and scale, from `training.*`: gradient
     checkpointing (non-reentrant, so LoRA's frozen inputs need no grad), FSDP and DeepSpeed,
     passed through as the Trainer takes them (the engines do the work)."""
-    arguments: dict[str, Any] = {"gradient_checkpointing": training.gradient_checkpointing}
+    name = checkpointing_argument()
+    arguments: dict[str, Any] = {name: training.gradient_checkpointing}
     if training.gradient_checkpointing:
-        arguments["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+        arguments[f"{name}_kwargs"] = {"use_reentrant": False}
     if training.fsdp:
         arguments["fsdp"] = training.fsdp
         if training.fsdp_config:
@@ -240,14 +241,31 @@ def scale_arguments(training: Any) -> dict[str, Any]:
     return arguments
 
 
+def checkpointing_argument() -> str:
+    """`activation_checkpointing` (transformers ≥ 5.2x; `gradient_checkpointing` is its deprecated
+    alias there and warns) or `gradient_checkpointing` on the versions before it."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {field.name for field in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def check_scale(training: Any) -> None:
     """Pre-flight for the scale options: a DeepSpeed config that exists, is JSON and can be run
-    (the package installed); FSDP and DeepSpeed not both."""
+    (the package installed); FSDP and DeepSpeed not both; FSDP only where accelerate shards
+    (GPUs: on CPU it silently trains unsharded DDP, which a user asking for FSDP must know)."""
     import importlib.util
     import json
 
     if training.fsdp and training.deepspeed:
         raise WorkbenchError("training.fsdp and training.deepspeed are both set; a run uses one engine", "remove one of them", kind="config")
+    if training.fsdp and pick_device(training.device) == "cpu":
+        raise WorkbenchError(
+            "training.fsdp needs GPUs: on CPU, accelerate trains several processes with plain DDP, unsharded",
+            "remove training.fsdp to train with DDP on CPU (training.nproc), or run on CUDA GPUs", kind="config",
+        )
     if not training.deepspeed:
         return
     path = Path(training.deepspeed).expanduser()

@@ -77,12 +77,12 @@ def test_scale_options_become_training_arguments(tmp_path: Path) -> None:
     training = TrainingConfig(gradient_checkpointing=True, fsdp="full_shard auto_wrap", fsdp_config={"min_num_params": 1000})
     arguments = devices.scale_arguments(training)
     assert arguments == {
-        "gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        "activation_checkpointing": True, "activation_checkpointing_kwargs": {"use_reentrant": False},  # transformers 5.2x's name
         "fsdp": "full_shard auto_wrap", "fsdp_config": {"min_num_params": 1000},
     }
     assert set(arguments) <= training_argument_names()
     deepspeed = devices.scale_arguments(TrainingConfig(deepspeed=str(ds_config)))
-    assert deepspeed == {"gradient_checkpointing": False, "deepspeed": str(ds_config.resolve())}
+    assert deepspeed == {"activation_checkpointing": False, "deepspeed": str(ds_config.resolve())}
     assert set(deepspeed) <= training_argument_names()
 
 
@@ -104,6 +104,7 @@ def test_scale_options_survive_config_toml(tmp_path: Path) -> None:
         ({"deepspeed": "ds.json", "fsdp": "full_shard"}, "both set"),
         ({"deepspeed": "not-json.json"}, "is not a JSON file"),
         ({"deepspeed": "ds.json"}, "needs the deepspeed package"),  # this environment has no deepspeed
+        ({"fsdp": "full_shard", "device": "cpu"}, "needs GPUs"),  # accelerate would run DDP instead, unsharded
     ],
 )
 def test_preflight_refuses_a_deepspeed_config_it_cannot_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict, fragment: str) -> None:
