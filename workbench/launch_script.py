@@ -84,7 +84,7 @@ def prepare_launch(config, runs_dir: Path, *, nproc: int, nnodes: int, slurm: bo
     config = config.model_copy(update={"training": config.training.model_copy(update={"nproc": nproc})})
     run = create_run(config, runs_dir)
     how = "sbatch" if slurm else "torchrun"
-    run.write_status(state="starting", message=f"written for {how}; not started yet",
+    run.write_status(state="starting", external_launch=how, message=f"written for {how}; not started yet",
                      hint=f"start it with the {how} command that `tlwb launch-script` printed")
     text = slurm_script(run.path, nproc, nnodes, job_name=job_name(run.path)) if slurm else shell_line(torchrun_command(run.path, nproc, nnodes))
     return run.path, text

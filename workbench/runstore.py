@@ -336,7 +336,10 @@ class RunDir:
         if held:
             return True
         if status.state == "starting" and not status.pid:
-            # The launcher is between creating the run and spawning its process.
+            # The launcher is between creating the run and spawning its process; or torchrun /
+            # Slurm will start it (`tlwb launch-script` marks those: they wait as long as it takes).
+            if (status.model_extra or {}).get("external_launch"):
+                return True
             return time.time() - (status.updated_at or 0) < LAUNCH_GRACE_S
         if held is None or (status.pid and status.pid != self.lock_owner().get("pid")):
             return process_alive(status.pid, status.pid_start)

@@ -214,3 +214,16 @@ def test_checkpointing_and_head_training_need_less_and_a_gpu_has_no_library_base
 
     assert full - minilm_estimate(device="cuda") == CPU_RUNTIME_BYTES
     assert minilm_estimate(generating=True) > full  # the vocabulary's logits
+
+
+def test_a_run_written_for_a_scheduler_waits_as_starting_not_vanished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import runstore
+    from workbench.launch_script import prepare_launch
+    from workbench.runstore import RunDir
+
+    config = RunConfig.model_validate({"model": {"name": "m"}, "data": {"train": "t.csv"}})
+    path, script = prepare_launch(config, tmp_path / "runs", nproc=4, nnodes=2, slurm=True)
+    monkeypatch.setattr(runstore, "LAUNCH_GRACE_S", 0)  # long past the launcher's grace
+    status = RunDir(path).status()
+    assert status.state == "starting" and "not started yet" in status.message
+    assert RunDir(path).config().training.nproc == 4 and str(path) in script
