@@ -152,7 +152,7 @@ class TrainingConfig(_Section):
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = Field(
-        default=False, description="recompute activations in the backward pass: less memory, ~30 % slower steps"
+        default=False, description="recompute activations in the backward pass: less memory (MiniLM batch 32: 2.18 → 1.56 GiB), slower steps"
     )
     fsdp: str = Field(
         default="", description="FSDP sharding as TrainingArguments takes it, e.g. \"full_shard auto_wrap\" (multi-process runs)"
