@@ -31,9 +31,8 @@ class LoadedRun:
 def load_run_model(run: RunDir, device: str = "cpu", *, merge_adapter: bool = False) -> LoadedRun:
     """The trained model of a run; a run without a completely saved model is refused.
 
-    `merge_adapter`: fold a plain LoRA adapter into the base weights without peft
-    (`workbench.lora_merge`: one load, no peft import, the same predictions), for one-off
-    inference; the model is then a plain transformers model (not for `merge_and_unload`)."""
+    `merge_adapter`: fold a LoRA adapter into the base weights (peft's `merge_and_unload`) for
+    one-off inference; the model is then a plain transformers model."""
     import transformers
 
     from .models import load_base_model, load_model_config, resolve_model_source
@@ -115,16 +114,12 @@ def _loading(saved: Path):
 
 
 def _apply_adapter(base: Any, saved: Path, merge: bool) -> Any:
-    """The adapter on its base: folded in without peft when asked and possible, else peft's."""
-    if merge:
-        from .lora_merge import merge_lora_adapter
-
-        merged = merge_lora_adapter(base, saved)
-        if merged is not None:
-            return merged
+    """The adapter on its base; folded into the base weights (peft's `merge_and_unload`) when
+    asked, so one-off inference runs a plain transformers model with no adapter overhead."""
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(base, str(saved))
+    model = PeftModel.from_pretrained(base, str(saved))
+    return model.merge_and_unload() if merge else model
 
 
 def _labels(run: RunDir) -> list[str]:
