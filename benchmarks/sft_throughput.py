@@ -11,8 +11,8 @@ greedy exact match). Sides, alternated within each repeat (the order rotates):
 - `trl`           a plain script as TRL's docs write it: `SFTTrainer` on prompt/completion
                   conversations, `completion_only_loss`, the same LoRA config, packing off.
 
-Prints per side the median training samples/s (the Trainer's own `train_samples_per_second`),
-tokens/s (the rows' real tokens per second of training), eval loss and exact match; then the
+Prints per side the median training samples/s (training rows × epochs / the Trainer's own
+`train_runtime`), tokens/s (the rows' real tokens per second of training), eval loss and exact match; then the
 tlwb/trl ratio and the packing speed-up. Wall times are noisy on a shared machine.
 
     python benchmarks/sft_throughput.py --quick        # a few minutes on 2 CPU cores
@@ -201,6 +201,9 @@ def main() -> None:
             for side in order:
                 runner = run_trl if side == "trl" else run_tlwb
                 result = runner(side, data, work / f"{side}-{repeat}", args.seed, args)
+                # Rows per second of training from each side's own train_runtime (packing makes
+                # the Trainer's "samples" packed sequences on some TRL versions; rows are rows).
+                result["samples_per_s"] = args.train_rows * args.epochs / result["runtime_s"]
                 result["tokens_per_s"] = result["samples_per_s"] * per_row
                 results[side].append(result)
                 print(json.dumps({"side": side, "repeat": repeat, **result}), flush=True)
