@@ -154,6 +154,8 @@ class SetupScreen(WorkbenchScreen):
         #: The learning rate the form itself put in the field (a method's default); a value typed
         #: over it is the user's, and switching method leaves it alone.
         self._default_lr: str | None = None
+        #: The LoRA targets the last inspected model gets by default (kept while it is re-inspected).
+        self._model_targets: list[str] | None = None
         self.gpus = 0
 
     # -- layout ---------------------------------------------------------------------------------
@@ -296,10 +298,10 @@ class SetupScreen(WorkbenchScreen):
             self.query_one(ModelInfo).show(Text("type a hub id or a model folder; ctrl+l lists models seen before", style="dim"))
 
     def _forget_model(self) -> None:
-        old = self.model_preview
+        old_targets, self._model_targets = self._model_targets, None
         self.model_preview, self.model_error, self._model_key = None, None, ""
         targets = self.query_one("#method-target_modules", ConfigInput)
-        if old is not None and old.lora_targets and targets.value == ",".join(old.lora_targets):
+        if old_targets and targets.value == ",".join(old_targets):
             targets.fill(None)  # the old model's defaults: the new model gets its own
         targets.placeholder = "per architecture"
 
@@ -365,6 +367,7 @@ class SetupScreen(WorkbenchScreen):
             return
         assert message.preview is not None
         targets = self.query_one("#method-target_modules", ConfigInput)
+        self._model_targets = message.preview.lora_targets
         if message.preview.lora_targets:
             targets.placeholder = ",".join(message.preview.lora_targets)
         self._refresh_estimate()

@@ -125,10 +125,10 @@ async def test_a_row_limit_and_advanced_settings_reach_the_run(runs_dir: Path, t
         await previews_done(pilot, screen)
         assert screen.data_preview.label_counts == {"negative": 36, "positive": 36}  # the 72 rows that train
         await retype(pilot, field(screen, "data.max_train_samples"), "40")
-        await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.sizes["train"] == 36,
-                       timeout=30, what="the preview of 40 rows")
-        assert sum(screen.data_preview.label_counts.values()) == 36  # counts follow the row limit
-        assert "train 36 · val 4" in shown(screen.query_one("#data-sizes"))
+        await wait_for(pilot, lambda: screen.data_preview is not None and screen.data_preview.sizes["train"] == 40,
+                       timeout=90, what="the preview of 40 training rows")
+        assert sum(screen.data_preview.label_counts.values()) == 40  # counts follow the row limit
+        assert "train 40 · val" in shown(screen.query_one("#data-sizes"))
         advanced = screen.query_one("#advanced", Collapsible)
         advanced.collapsed = False
         await pilot.pause()
