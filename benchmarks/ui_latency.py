@@ -141,7 +141,7 @@ async def attached(config: RunConfig, runs_dir: Path, interval: float) -> dict[s
     lags: list[float] = []
     app = WorkbenchApp(runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
-        while not isinstance(app.screen, RunsScreen):
+        while app.current_slot() is None:  # Runs, or Setup when the runs folder is empty (--keys-only)
             await pilot.pause(0.05)
         app.start_run(config)
         while not isinstance(app.screen, TrainScreen):
