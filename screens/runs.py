@@ -28,7 +28,7 @@ from .dialogs import ConfirmDialog
 from .messages import RunsChanged
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
-from .widgets.run_table import RunTable
+from .widgets.run_table import WARNING, RunTable, model_name
 
 RESCAN_S = 2.0
 
@@ -45,8 +45,8 @@ class RunScanner:
 
 
 def describe_run(summary: RunSummary) -> Text:
-    """Two lines under the table for the highlighted run: how it's doing (or why it failed),
-    then what it is."""
+    """The lines under the table for the highlighted run: how it's doing (or why it failed),
+    what it is, and the first thing its diagnosis found (`⚠`)."""
     text = Text(summary.id, style="bold")
     text.append(" · ")
     if summary.state == "failed":
@@ -61,8 +61,12 @@ def describe_run(summary: RunSummary) -> Text:
     else:
         text.append(summary.state)
     best = f"best {summary.best_metric} {humanize.number(summary.best_value)} · " if summary.best_metric else ""
-    text.append(f"\n  {best}{summary.task} · {humanize.short_model(summary.model)} · {summary.method} · {summary.data}",
+    text.append(f"\n  {best}{summary.task} · {model_name(summary)} · {summary.method} · {summary.data}",
                 style="dim")
+    if summary.diagnostics:
+        first = summary.diagnostics[0]
+        more = f" (+{len(summary.diagnostics) - 1} more in Results)" if len(summary.diagnostics) > 1 else ""
+        text.append(f"\n  {WARNING} {first['message']}{more}", style="yellow")
     return text
 
 

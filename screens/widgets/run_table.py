@@ -13,13 +13,37 @@ from workbench.runstore import RunSummary
 
 from .state import state_text
 
-#: Column widths for a narrow (80-column) and a wide table. Fixed, not measured: DataTable can
-#: paint rows before it measures them, and rows painted early would keep the narrower widths.
-NARROW = {"started": 13, "model": 14, "data": 9, "method": 6, "state": 11, "best": 5, "time": 7}
-WIDE = {"started": 13, "task": 4, "model": 28, "data": 24, "method": 6, "state": 14, "best": 6, "time": 8}
+#: The columns below and from `WIDE_FROM` columns. Below it the task and data go (the lines under the
+#: table name them). The start time (the run's identity in the table) and the state are never cut.
+NARROW_COLUMNS = ("started", "name", "model", "method", "state", "best", "time")
+WIDE_COLUMNS = ("started", "task", "name", "model", "data", "method", "state", "best", "time")
 WIDE_FROM = 100
-TASK_SHORT = {"text-classification": "cls", "token-classification": "ner"}
+#: Columns of a fixed width: `●⚠ 11-28 10:12`, `running 100%`, `0.830`, `12h 03m`.
+FIXED = {"started": 14, "task": 4, "method": 4, "state": 12, "best": 5, "time": 7}
+#: How the width left over is shared by the columns whose text can be clipped.
+SHARES = {"name": 3, "model": 4, "data": 3}
+#: At least this wide, whatever the terminal (a narrower table scrolls sideways).
+MIN_FLEX = {"name": 8, "model": 9, "data": 6}
+#: Cells DataTable adds to each column (its padding), and what the scrollbar and margins take.
+COLUMN_PADDING = 2
+CHROME = 2
+TASK_SHORT = {"text-classification": "cls", "token-classification": "ner", "text-generation": "gen"}
 MARK = "●"
+WARNING = "⚠"
+
+
+def column_widths(width: int) -> dict[str, int]:
+    """Each column's width for a terminal `width` columns wide. Fixed, not measured: DataTable can
+    paint rows before it measures them, and rows painted early would keep the narrower widths."""
+    columns = WIDE_COLUMNS if width >= WIDE_FROM else NARROW_COLUMNS
+    flexible = [column for column in columns if column in SHARES]
+    fixed = sum(FIXED[column] for column in columns if column in FIXED)
+    left = max(0, width - CHROME - COLUMN_PADDING * len(columns) - fixed)
+    total_share = sum(SHARES[column] for column in flexible)
+    widths = {column: FIXED.get(column, 0) for column in columns}
+    for column in flexible:
+        widths[column] = max(MIN_FLEX[column], left * SHARES[column] // total_share)
+    return widths
 
 
 def progress_of(summary: RunSummary) -> str:
@@ -36,14 +60,22 @@ def duration_of(summary: RunSummary, now: float) -> float | None:
     return summary.duration_at(now)
 
 
-def row_cells(summary: RunSummary, marked: bool, now: float, wide: bool = False) -> list[Any]:
-    widths = WIDE if wide else NARROW
-    model_width, data_width = widths["model"], widths["data"]
+def model_name(summary: RunSummary) -> str:
+    """The model as a person recognises it (`run_summary.model_label`: a local folder's origin)."""
+    return humanize.short_model(summary.model_label or summary.model)
+
+
+def row_cells(summary: RunSummary, marked: bool, now: float, widths: dict[str, int] | None = None) -> list[Any]:
+    """The cells of `summary`'s row, for the columns of `widths` (80 columns' by default)."""
+    widths = widths if widths is not None else column_widths(80)
+    warned = bool(summary.diagnostics)
     cells = {
-        "started": Text.assemble((f"{MARK if marked else ' '} ", "bold magenta"), humanize.timestamp(summary.started_at)),
+        "started": Text.assemble((MARK if marked else " ", "bold magenta"), (WARNING if warned else " ", "bold yellow"),
+                                 " ", humanize.timestamp(summary.started_at)),
         "task": TASK_SHORT.get(summary.task, summary.task),
-        "model": _clip(humanize.short_model(summary.model), model_width),
-        "data": _clip(humanize.short_data(summary.data), data_width) if summary.data != "?" else "?",
+        "name": _clip(summary.name or "—", widths.get("name", 0)),
+        "model": _clip(model_name(summary), widths.get("model", 0)),
+        "data": _clip(humanize.short_data(summary.data), widths.get("data", 0)) if summary.data != "?" else "?",
         "method": summary.method,
         "state": state_text(summary.state, progress_of(summary)),
         "best": Text(humanize.number(summary.best_value), justify="right"),
@@ -59,8 +91,10 @@ def _clip(value: str, width: int) -> str:
 class RunTable(DataTable):
     """Row keys are run ids; `show` diffs against what is on screen and keeps the cursor's run.
 
-    The first cell carries the compare mark (`●`) before the start time. Below 100 columns the
-    task column goes (the line under the table names it) and names are clipped shorter.
+    The first cell carries the compare mark (`●`) and a `⚠` for a run whose diagnosis found
+    something (the line under the table says what) before the start time. Below 100 columns the
+    task and data columns go (the lines under the table name them); the name, model and data
+    columns share the width left.
     """
 
     BINDINGS = [Binding("enter", "select_cursor", "Open")]
@@ -68,26 +102,28 @@ class RunTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self._shown: dict[str, list[Any]] = {}
-        self._wide: bool | None = None
+        self._widths: dict[str, int] = {}
         self._last: tuple[Sequence[RunSummary], Callable[[str], bool], float] | None = None
 
     @property
     def columns_shown(self) -> tuple[str, ...]:
-        return tuple(WIDE if self._wide else NARROW)
+        return tuple(self._widths)
 
     def on_mount(self) -> None:
-        self._add_columns(self.app.size.width >= WIDE_FROM)
+        self._add_columns(column_widths(self.app.size.width))
 
     def on_resize(self) -> None:
-        if self._last is not None and (self.app.size.width >= WIDE_FROM) != self._wide:
+        widths = column_widths(self.app.size.width)
+        if widths != self._widths:
             self.clear(columns=True)
             self._shown = {}
-            self._add_columns(not self._wide)
-            self.show(*self._last)
+            self._add_columns(widths)
+            if self._last is not None:
+                self.show(*self._last)
 
-    def _add_columns(self, wide: bool) -> None:
-        self._wide = wide
-        for column, width in (WIDE if wide else NARROW).items():
+    def _add_columns(self, widths: dict[str, int]) -> None:
+        self._widths = widths
+        for column, width in widths.items():
             self.add_column(column, key=column, width=width)
 
     @property
@@ -98,7 +134,7 @@ class RunTable(DataTable):
 
     def show(self, summaries: Sequence[RunSummary], marked: Callable[[str], bool], now: float) -> None:
         self._last = (summaries, marked, now)
-        rows = {s.id: row_cells(s, marked(s.id), now, bool(self._wide)) for s in summaries}
+        rows = {s.id: row_cells(s, marked(s.id), now, self._widths) for s in summaries}
         if list(rows) != list(self._shown):
             self._rebuild(rows)
             return

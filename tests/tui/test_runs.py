@@ -219,3 +219,41 @@ def test_config_diff_lists_only_what_differs() -> None:
     b = flatten(fake_config(training={"epochs": 2, "batch_size": 32}).model_dump(mode="json"))
     assert config_diff(a, b) == [("training.epochs", 1.0, 2.0)]
     assert config_diff(a, a) == []
+
+
+def collapsed_eval(fake: FakeRun, step: int) -> None:
+    """An evaluation where the model answers `positive` for every row (a collapsed classifier)."""
+    fake.writer.emit("eval", split="validation", step=step, epoch=1.0,
+                     metrics={"accuracy": 0.509, "macro_f1": 0.337, "n": 872, "loss": 0.69},
+                     per_class={}, confusion_matrix=[[0, 428], [0, 444]], labels=["negative", "positive"])
+
+
+async def test_rows_name_the_run_its_model_by_origin_and_mark_diagnosed_runs(runs_dir: Path, tmp_path: Path) -> None:
+    local_model = tmp_path / "exports" / "model"
+    local_model.mkdir(parents=True)
+    (local_model / "config.json").write_text('{"_name_or_path": "google-bert/bert-base-uncased"}')
+    collapsed = FakeRun(runs_dir, "2026-11-28_094000_collapse", config=fake_config(name="collapse", model={"name": str(local_model)}))
+    collapsed.started()
+    collapsed.step(10, loss=0.69)
+    collapsed_eval(collapsed, 10)
+    collapsed.finish()
+    healthy = FakeRun(runs_dir, "2026-11-28_101200_healthy", config=fake_config(name="healthy"))
+    healthy.started()
+    healthy.step(15, loss=0.6)
+    app = WorkbenchApp(runs_dir, clock=lambda: healthy.started_at + 69)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _runs_screen(pilot)
+        table = screen.query_one(RunTable)
+        assert cell(table, collapsed.run.id, "name") == "collapse"
+        assert cell(table, collapsed.run.id, "model") == "bert-base-u…"  # its origin, not the folder "model"
+        assert cell(table, healthy.run.id, "model") == "all-MiniLM-…"
+        assert cell(table, collapsed.run.id, "started").startswith(" ⚠ ")
+        assert "⚠" not in cell(table, healthy.run.id, "started")
+        assert cell(table, healthy.run.id, "state") == "running 15%"
+        widths = {column.key.value: column.get_render_width(table) for column in table.columns.values()}
+        assert sum(widths.values()) <= 78  # every column on screen at 80 columns, beside the scrollbar
+        assert table.columns["state"].width >= len("running 100%")
+        await _move_to(pilot, screen, collapsed.run.id)
+        detail = str(screen.query_one("#run-detail", Static).render())
+        assert "⚠ the model predicts 'positive' for 100% of rows" in detail
+        assert "bert-base-uncased" in detail
