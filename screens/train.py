@@ -22,12 +22,14 @@ from textual.containers import Horizontal
 
 
 from workbench import runner
+from workbench.runinfo import diagnostics_of
 from workbench.runstore import RunDir
 
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
 from .messages import RunEvent
 from .widgets.curves import RunCurve, loss_series, metric_series
+from .widgets.diagnostics import DiagnosticsPanel
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
 from .widgets.log_tail import RunLog
@@ -56,6 +58,7 @@ class TrainScreen(WorkbenchScreen):
         self._plotted_at = 0.0
         self._cancel_requested = False
         self._was_active = True
+        self._diagnosed: tuple[int, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield WorkbenchHeader()
@@ -64,6 +67,7 @@ class TrainScreen(WorkbenchScreen):
             yield RunCurve("loss", empty="waiting for the first step", id="loss-curve")
             yield RunCurve("eval", empty="no evaluation yet", marker="hd", id="metric-curve")
             yield StatsPanel(id="stats")
+        yield DiagnosticsPanel(clip=True, limit=3, id="diagnostics")
         yield RunLog(id="log")
         yield WorkbenchFooter()
 
@@ -99,10 +103,21 @@ class TrainScreen(WorkbenchScreen):
             self.query_one(StatsPanel).show(run_stats(watcher.latest_step, watcher.started, watcher.best, watcher.ended,
                                                       elapsed_s=watcher.history.elapsed_seconds(),
                                                       latest_eval=evals[-1] if evals else None))
+            self._show_diagnostics(watcher)
         if watcher.active != self._was_active:
             self._was_active = watcher.active
             if self.is_current:
                 self.refresh_bindings()  # the cancel key goes once the run is over
+
+    def _show_diagnostics(self, watcher: RunWatcher) -> None:
+        """Check the run after each evaluation and at its end (`diagnostics_of`: a fold over the
+        steps and evaluations the watcher already holds, cheap enough for the event loop; it
+        runs only when an evaluation or the end arrived, not for every step)."""
+        moment = (len(watcher.evals), watcher.ended is not None)
+        if moment == self._diagnosed:
+            return
+        self._diagnosed = moment
+        self.query_one(DiagnosticsPanel).show(diagnostics_of(watcher.history))
 
     def _draw_pending_curves(self) -> None:
         if self.is_current:

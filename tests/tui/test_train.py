@@ -172,3 +172,30 @@ def _dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+async def test_a_collapsed_evaluation_is_diagnosed_in_one_warning_line(runs_dir: Path) -> None:
+    from screens.widgets.diagnostics import DiagnosticsPanel
+
+    fake = FakeRun(runs_dir)
+    fake.started(total_steps=100)
+    fake.step(10, loss=0.69)
+    app = WorkbenchApp(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_train(pilot, fake.run)
+        panel = screen.query_one(DiagnosticsPanel)
+        await wait_for(pilot, lambda: screen.query_one("#loss-curve", RunCurve).points == 1, what="the first step")
+        assert panel.display is False and panel.lines == []  # nothing to say before an evaluation
+        fake.writer.emit("eval", split="validation", step=20, epoch=0.2,
+                         metrics={"accuracy": 0.509, "macro_f1": 0.337, "n": 872, "loss": 0.69},
+                         per_class={}, confusion_matrix=[[0, 428], [0, 444]], labels=["negative", "positive"])
+        await wait_for(pilot, lambda: panel.display, what="the diagnosis after the evaluation")
+        assert len(panel.lines) == 1
+        line = panel.lines[0]
+        assert line.startswith("⚠ the model predicts 'positive' for 100% of rows (majority baseline: accuracy 0.509")
+        assert "— lower training.learning_rate" in line
+        assert panel.region.height == 1 and panel.region.width == 80  # one clipped line at 80×24
+        assert screen.query_one(RunLog).region.height >= 5  # the log keeps its room
+        fake.finish()
+        await wait_for(pilot, lambda: "finished" in _text(screen.query_one("#progress-steps", Static)), what="finished")
+        assert panel.lines == [line]  # checked again at the end: still collapsed
