@@ -25,6 +25,7 @@ from workbench.config import RunConfig
 from workbench.export import export_run
 from workbench.events import BaseEvent, EvalEvent, SamplesEvent, StartedEvent, StepEvent
 from workbench.history import RunHistory
+from workbench.runinfo import PREDICTIONS_FILE, diagnostics_of, load_predictions
 from workbench.runstore import ACTIVE_STATES, RunDir, RunStatus
 
 from .base import WorkbenchScreen
@@ -32,6 +33,7 @@ from .export_dialog import ExportDialog, default_export_dir
 from .messages import EvalEvent, RunEnded, SamplesEvent
 from .widgets.chat_playground import ChatPlayground
 from .widgets.confusion_grid import ConfusionGrid
+from .widgets.diagnostics import DiagnosticsPanel
 from .widgets.example_detail import ExampleDetail
 from .widgets.footer import WorkbenchFooter
 from .widgets.generations_table import GENERATION_FILTERS, GenerationsTable
@@ -53,21 +55,47 @@ FOCUS_IN_GENERATION_PANE = {**FOCUS_IN_PANE, "predictions": "#generations-table"
 @dataclass
 class RunResults:
     """What the Results screen shows, gathered from one read of the run directory: its status,
-    config and `RunHistory` (the one fold over its events)."""
+    config and `RunHistory` (the one fold over its events), every validation prediction of the
+    latest evaluation (`predictions.jsonl`) and the run's diagnosis."""
 
     state: str
     status: RunStatus
     config: RunConfig | None
     history: RunHistory = field(default_factory=RunHistory)
+    #: Every validation prediction (`runinfo.load_predictions`); a run from before
+    #: predictions.jsonl existed gives its kept samples.
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    #: `[{kind, message, hint}]` (`runinfo.diagnostics_of`).
+    diagnostics: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def read(cls, run: RunDir) -> "RunResults":
+        """Everything, read in one go (called in a thread: the predictions file can be large)."""
         status = run.status()
         try:
             config: RunConfig | None = run.config()
         except Exception:  # a broken config.toml must not hide the metrics
             config = None
-        return cls(state=status.state, status=status, config=config, history=run.history())
+        history = run.history()
+        if (run.path / PREDICTIONS_FILE).exists():
+            predictions = load_predictions(run)
+        else:  # what load_predictions falls back to, without folding the events a second time
+            samples = history.samples.get("validation")
+            predictions = list(samples.items) if samples is not None else []
+        try:
+            diagnostics = diagnostics_of(history)
+        except Exception:  # a diagnosis must never hide the results
+            diagnostics = []
+        return cls(state=status.state, status=status, config=config, history=history,
+                   predictions=predictions, diagnostics=diagnostics)
+
+    def predictions_of(self, split: str) -> list[dict[str, Any]]:
+        """The rows the predictions browser shows for `split`: every one for validation, the
+        kept samples for another split (only validation's are all kept)."""
+        if split == "validation" and self.predictions:
+            return self.predictions
+        event = self.samples.get(split) or {}
+        return list(event.get("items") or [])
 
     @property
     def evals(self) -> list[EvalEvent]:
@@ -140,6 +168,9 @@ def _summary_text(results: RunResults, best_detail: str) -> Text:
         if isinstance(value, (int, float)):
             text.append(f" · {main} ", style="dim")
             text.append(f"{value:.3f}", style="bold")
+            baseline = collapse_baseline(results, latest, main)
+            if baseline is not None:
+                text.append(f" ⚠ baseline {baseline:.3f}", style="bold yellow")
     best = history.best or status.best
     if best is not None and best_detail != "none":
         where = f" @ step {best.step}" if best_detail == "full" else ""
@@ -149,6 +180,24 @@ def _summary_text(results: RunResults, best_detail: str) -> Text:
         model = "" if best_detail == "no model" else f" · {humanize.short_model(config.model.name)}"
         text.append(f"{model} · {config.method.kind} · {humanize.short_data(config.data.train)}", style="dim")
     return text
+
+
+def collapse_baseline(results: RunResults, evaluation: EvalEvent, metric: str) -> float | None:
+    """What always answering the majority class scores on `metric`, for a run diagnosed as
+    collapsed (shown next to its score); None otherwise or when the evaluation can't say."""
+    from workbench.diagnostics import counts_from_confusion, majority_baseline
+
+    if not any(d.get("kind") == "collapse" for d in results.diagnostics):
+        return None
+    if results.token_task:
+        return 0.0 if metric == "f1" else None  # the all-O baseline finds no entity
+    matrix, labels = evaluation.get("confusion_matrix"), evaluation.get("labels")
+    if not matrix or not labels:
+        return None
+    baseline = majority_baseline(counts_from_confusion(matrix, labels)[0])
+    if baseline is None:
+        return None
+    return {"accuracy": baseline.accuracy, "macro_f1": baseline.macro_f1}.get(metric)
 
 
 class ResultsScreen(WorkbenchScreen):
@@ -191,6 +240,7 @@ class ResultsScreen(WorkbenchScreen):
         with TabbedContent(id="results-tabs"):
             with TabPane("Metrics", id="metrics"):
                 with VerticalScroll():
+                    yield DiagnosticsPanel(clip=False, id="results-diagnostics")
                     yield Static("evaluations", classes="caption")
                     yield EvalHistory(id="eval-history")
                     yield Static(id="per-class-caption", classes="caption")
@@ -282,6 +332,7 @@ class ResultsScreen(WorkbenchScreen):
         self.query_one(ChatPlayground).display = generation
 
     def _show_metrics(self, results: RunResults) -> None:
+        self.query_one(DiagnosticsPanel).show(results.diagnostics)
         best = (results.history.best or results.status.best or {}).get("step")
         self.query_one(EvalHistory).show(results.evals, best)
         latest = results.latest_eval(self.split)
@@ -319,10 +370,9 @@ class ResultsScreen(WorkbenchScreen):
             self._show_predictions_bar()
             return
         table = self.query_one(PredictionsTable)
-        event = results.samples.get(self.split) or {}
         latest = results.latest_eval(self.split) or {}
         types = list((latest.get("per_class") or {}).keys()) if results.token_task else []
-        table.show_samples(event.get("items") or [], types)
+        table.show_samples(results.predictions_of(self.split), types)
         self._show_predictions_bar()
 
     def _show_predictions_bar(self) -> None:

@@ -256,3 +256,57 @@ async def test_a_failed_run_says_why_and_that_it_has_no_evaluation(runs_dir: Pat
         assert not screen.query_one(EvalHistory).display
         await pilot.press("4")
         assert "ended failed before saving a model" in shown(screen.query_one(Playground).query_one(StatusText))
+
+
+def collapsed_fake(runs_dir: Path) -> FakeRun:
+    """A finished run whose model answers `positive` for every validation row."""
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.step(10, loss=0.69)
+    fake.writer.emit("eval", split="validation", step=100, epoch=1.0,
+                     metrics={"accuracy": 0.509, "macro_f1": 0.337, "n": 872, "loss": 0.69},
+                     per_class={}, confusion_matrix=[[0, 428], [0, 444]], labels=["negative", "positive"])
+    fake.finish()
+    return fake
+
+
+async def test_a_collapsed_run_says_so_with_its_baseline_on_the_metrics_tab(runs_dir: Path) -> None:
+    from screens.widgets.diagnostics import DiagnosticsPanel
+
+    fake = collapsed_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        assert "accuracy 0.509 ⚠ baseline 0.509" in shown(screen.query_one("#results-summary"))
+        panel = screen.query_one("#results-diagnostics", DiagnosticsPanel)
+        assert panel.display and len(panel.lines) == 1
+        assert panel.lines[0].startswith("⚠ the model predicts 'positive' for 100% of rows (majority baseline: accuracy 0.509")
+        assert "— lower training.learning_rate" in panel.lines[0]
+        assert 1 <= panel.region.height <= 4 and panel.region.right <= 80  # whole text, wrapped, on screen
+        assert screen.query_one(EvalHistory).region.bottom <= 23  # the evaluations still show below it
+
+
+async def test_a_healthy_run_shows_no_warning(runs_dir: Path) -> None:
+    from screens.widgets.diagnostics import DiagnosticsPanel
+
+    fake = finished_fake(runs_dir)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        assert screen.query_one("#results-diagnostics", DiagnosticsPanel).display is False
+        assert "baseline" not in shown(screen.query_one("#results-summary"))
+
+
+async def test_predictions_cover_every_validation_row_of_predictions_jsonl(runs_dir: Path) -> None:
+    from workbench.runinfo import write_predictions
+
+    fake = finished_fake(runs_dir)  # its samples event keeps 6 rows
+    rows_written = [{"index": i, "text": f"review number {i}", "gold": "positive", "pred": "negative" if i % 4 == 0 else "positive",
+                     "confidence": 0.6 + (i % 40) / 100, "probs": {}} for i in range(200)]
+    write_predictions(fake.run, rows_written)
+    async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot, fake)
+        await pilot.press("3")
+        table = screen.query_one(PredictionsTable)
+        assert len(table.samples) == 200 and table.row_count == 200
+        assert "200/200 shown · 50 ✗" in shown(screen.query_one("#predictions-bar"))
+        await pilot.press("e")
+        assert table.row_count == 50 and "50/200 shown · 50 ✗" in shown(screen.query_one("#predictions-bar"))
