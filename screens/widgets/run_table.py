@@ -13,13 +13,14 @@ from workbench.runstore import RunSummary
 
 from .state import state_text
 
-#: The columns below and from `WIDE_FROM` columns. Below it the task and data go (the lines under the
-#: table name them). The start time (the run's identity in the table) and the state are never cut.
-NARROW_COLUMNS = ("started", "name", "model", "method", "state", "best", "time")
+#: The columns below and from `WIDE_FROM` columns. Below it the task, data and method go (the lines
+#: under the table name them; a run's name usually says them too). The start time (the run's
+#: identity in the table) and the state are never cut.
+NARROW_COLUMNS = ("started", "name", "model", "state", "best", "time")
 WIDE_COLUMNS = ("started", "task", "name", "model", "data", "method", "state", "best", "time")
 WIDE_FROM = 100
 #: Columns of a fixed width: `●⚠ 11-28 10:12`, `running 100%`, `0.830`, `12h 03m`.
-FIXED = {"started": 14, "task": 4, "method": 4, "state": 12, "best": 5, "time": 7}
+FIXED = {"started": 14, "task": 4, "method": 6, "state": 12, "best": 5, "time": 7}
 #: How the width left over is shared by the columns whose text can be clipped.
 SHARES = {"name": 3, "model": 4, "data": 3}
 #: At least this wide, whatever the terminal (a narrower table scrolls sideways).
@@ -93,8 +94,8 @@ class RunTable(DataTable):
 
     The first cell carries the compare mark (`●`) and a `⚠` for a run whose diagnosis found
     something (the line under the table says what) before the start time. Below 100 columns the
-    task and data columns go (the lines under the table name them); the name, model and data
-    columns share the width left.
+    task, data and method columns go (the lines under the table name them); the name, model and
+    data columns share the width left.
     """
 
     BINDINGS = [Binding("enter", "select_cursor", "Open")]

@@ -77,7 +77,7 @@ async def test_lists_every_run_with_its_state_and_best_metric(runs_dir: Path) ->
         assert [str(key.value) for key in table.rows] == [going.run.id, done.run.id, failed.run.id]  # newest first
         assert cell(table, done.run.id, "state") == "finished"
         assert cell(table, done.run.id, "best") == "0.830"
-        assert cell(table, done.run.id, "method") == "full"
+        assert " · full · " in runs_module.describe_run(screen.summaries[done.run.id]).plain  # method: under the table at 80 columns
         assert cell(table, done.run.id, "time") == "1m 52s"
         assert cell(table, failed.run.id, "state") == "failed"
         assert cell(table, going.run.id, "state") == "running 20%"
@@ -245,8 +245,8 @@ async def test_rows_name_the_run_its_model_by_origin_and_mark_diagnosed_runs(run
         screen = await _runs_screen(pilot)
         table = screen.query_one(RunTable)
         assert cell(table, collapsed.run.id, "name") == "collapse"
-        assert cell(table, collapsed.run.id, "model") == "bert-base-u…"  # its origin, not the folder "model"
-        assert cell(table, healthy.run.id, "model") == "all-MiniLM-…"
+        assert cell(table, collapsed.run.id, "model") == "bert-base-uncas…"  # its origin, not the folder "model"
+        assert cell(table, healthy.run.id, "model") == "all-MiniLM-L6-v2"
         assert cell(table, collapsed.run.id, "started").startswith(" ⚠ ")
         assert "⚠" not in cell(table, healthy.run.id, "started")
         assert cell(table, healthy.run.id, "state") == "running 15%"
