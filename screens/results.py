@@ -172,7 +172,7 @@ def _summary_text(results: RunResults, best_detail: str) -> Text:
             if baseline is not None:
                 text.append(f" ⚠ baseline {baseline:.3f}", style="bold yellow")
     best = history.best or status.best
-    if best is not None and best_detail != "none":
+    if best is not None and best_detail not in ("none", "no model"):  # each step drops what the one before did
         where = f" @ step {best.step}" if best_detail == "full" else ""
         text.append(f" (best {best.value:.3f}{where})", style="dim")
     config = results.config

@@ -276,7 +276,8 @@ async def test_a_collapsed_run_says_so_with_its_baseline_on_the_metrics_tab(runs
     fake = collapsed_fake(runs_dir)
     async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
         screen = await open_results(pilot, fake)
-        assert "accuracy 0.509 ⚠ baseline 0.509" in shown(screen.query_one("#results-summary"))
+        summary = shown(screen.query_one("#results-summary"))
+        assert "accuracy 0.509 ⚠ baseline 0.509" in summary and summary.endswith("· lora · sst2")  # the data's name still fits
         panel = screen.query_one("#results-diagnostics", DiagnosticsPanel)
         assert panel.display and len(panel.lines) == 1
         assert panel.lines[0].startswith("⚠ the model predicts 'positive' for 100% of rows (majority baseline: accuracy 0.509")
