@@ -190,6 +190,7 @@ async def test_a_collapsed_evaluation_is_diagnosed_in_one_warning_line(runs_dir:
                          metrics={"accuracy": 0.509, "macro_f1": 0.337, "n": 872, "loss": 0.69},
                          per_class={}, confusion_matrix=[[0, 428], [0, 444]], labels=["negative", "positive"])
         await wait_for(pilot, lambda: panel.display, what="the diagnosis after the evaluation")
+        await pilot.pause()  # laid out
         assert len(panel.lines) == 1
         line = panel.lines[0]
         assert line.startswith("⚠ the model predicts 'positive' for 100% of rows (majority baseline: accuracy 0.509")
