@@ -144,3 +144,19 @@ def test_results_playground_without_a_model(snap_compare, quiet_world) -> None:
         await pilot.pause()
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=(80, 24), run_before=playground)
+
+
+def test_results_metrics_of_a_collapsed_run(snap_compare, quiet_world) -> None:
+    """The diagnosis at 80×24: the baseline beside the score, each warning whole above the tables."""
+    fake = FakeRun(Path("runs"), "2026-11-30_090000_sst2-lora", started_at=T0)
+    fake.started()
+    for step in range(10, 101, 10):
+        fake.step(step, loss=0.69 + 0.01 * (step % 3))
+    fake.writer.emit("eval", split="validation", step=100, epoch=1.0,
+                     metrics={"accuracy": 0.509, "macro_f1": 0.337, "n": 872, "loss": 0.69},
+                     per_class={"negative": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 428},
+                                "positive": {"precision": 0.509, "recall": 1.0, "f1": 0.675, "support": 444}},
+                     confusion_matrix=[[0, 428], [0, 444]], labels=["negative", "positive"])
+    fake.run.write_status(best={"name": "accuracy", "value": 0.509, "step": 100})
+    fake.finish()
+    assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=(80, 24), run_before=_results_read)
