@@ -10,7 +10,7 @@ ctrl+l clears the conversation (and stops a reply being generated).
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -23,62 +23,16 @@ from textual.widgets import Input, Static
 from workbench.config import GenerationConfig
 from workbench.errors import WorkbenchError
 from workbench.runstore import RunDir
+from workbench.streaming import stream_reply
 
 from .playground import _why_no_model
 from .status_text import StatusText
-
-#: Seconds the streamer waits for the next token before giving up on a stuck generation.
-TOKEN_TIMEOUT_S = 300.0
-
 
 def load_model_of_run(run: RunDir) -> Any:
     """The run's trained model and tokenizer (a `LoadedRun`), through the core's loader."""
     from workbench.inference import load_run_model
 
     return load_run_model(run)
-
-
-def stream_reply(loaded: Any, messages: list[dict[str, str]], generation: GenerationConfig,
-                 stop: threading.Event) -> Iterator[str]:
-    """The model's next assistant turn after `messages`, piece by piece as it is generated.
-
-    `model.generate` runs in its own thread feeding a `TextIteratorStreamer`; setting `stop`
-    ends it at the next token. The prompt is the conversation through the run's chat template.
-    """
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-    from workbench.chat import render
-
-    class Stopped(StoppingCriteria):
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-            return stop.is_set()
-
-    tokenizer, model = loaded.tokenizer, loaded.model
-    prompt = render(tokenizer, messages, add_generation_prompt=True)
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=TOKEN_TIMEOUT_S)
-    options: dict[str, Any] = dict(max_new_tokens=generation.max_new_tokens, streamer=streamer,
-                                   stopping_criteria=StoppingCriteriaList([Stopped()]),
-                                   pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-    if generation.temperature > 0:
-        options.update(do_sample=True, temperature=generation.temperature, top_p=generation.top_p)
-    else:
-        options.update(do_sample=False)
-    failure: list[BaseException] = []
-
-    def generate() -> None:
-        try:
-            model.generate(**inputs, **options)
-        except BaseException as err:  # said by the caller, after the streamer ends
-            failure.append(err)
-            streamer.end()
-
-    thread = threading.Thread(target=generate, name="chat-generate", daemon=True)
-    thread.start()
-    yield from streamer
-    thread.join()
-    if failure:
-        raise failure[0]
 
 
 def settings_text(generation: GenerationConfig) -> Text:

@@ -145,3 +145,18 @@ def test_an_unmerged_lora_export_is_a_peft_adapter_naming_its_base(runs: dict[st
     loaded = in_fresh_interpreter(ADAPTER_SCRIPT, result.out_dir)
     assert loaded["tlwb_imported"] is False
     assert loaded["generated"] == tlwb_predict(run)
+
+
+def test_tlwb_predict_streams_the_greedy_answer_and_takes_generation_options(runs: dict[str, RunDir]) -> None:
+    run = runs["lora"]
+    as_json = tlwb("predict", str(run.path), PROMPTS[0], "--json", "--max-new-tokens", "3", env=hooks_env())
+    assert as_json.returncode == 0, as_json.stderr[-2000:]
+    short = json.loads(as_json.stdout.strip().splitlines()[-1])["generated"]
+    streamed = tlwb("predict", str(run.path), PROMPTS[0], "--max-new-tokens", "3", "--temperature", "0", env=hooks_env())
+    assert streamed.returncode == 0 and streamed.stderr == "", streamed.stderr[-2000:]
+    lines = streamed.stdout.splitlines()
+    assert lines[0] == f"› {PROMPTS[0]}"
+    assert lines[1].strip() == short.strip()  # the same greedy answer, streamed
+    wrong = tlwb("predict", str(run.path), PROMPTS[0], "--temperature", "9", env=hooks_env())
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+

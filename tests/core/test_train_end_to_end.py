@@ -125,3 +125,9 @@ def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: 
     report = json.loads(tlwb("eval", run_path, "--data", str(tmp_path / "held.tsv"), "--json").stdout)
     assert report["n"] == 400
     assert report["accuracy"] > 0.70, report
+
+
+def test_generation_options_on_a_classification_run_are_one_line(finished_tiny_run: RunDir) -> None:
+    done = tlwb("predict", str(finished_tiny_run.path), "good movie", "--max-new-tokens", "5")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0].startswith("error: --max-new-tokens and --temperature apply to text-generation runs only")

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import humanize
@@ -340,12 +341,15 @@ def evaluate(
 @command()
 def predict(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; read from stdin when none.")] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify (or prompts to answer); read from stdin when none.")] = None,
     runs_dir: RunsDirOption = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, max=8192, help="Text generation: tokens to generate at most (default: the run's generation.max_new_tokens).")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", min=0.0, max=5.0, help="Text generation: 0 is greedy (the default), higher samples more freely.")] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Predict labels for texts given as arguments or one per line on stdin."""
+    """Predict labels for texts given as arguments or one per line on stdin; a text-generation
+    run answers each prompt through its chat template, streaming the tokens."""
     _quiet_libraries(verbose)
     from ..inference import load_run_model
 
@@ -354,7 +358,18 @@ def predict(
         if sys.stdin.isatty():
             raise WorkbenchError("no texts to predict", 'give texts as arguments or pipe lines in: echo "great film" | tlwb predict RUN')
         items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    loaded = load_run_model(_resolve(run, runs_dir), merge_adapter=True)
+    target = _resolve(run, runs_dir)
+    generating = target.config().task == "text-generation"
+    if not generating and (max_new_tokens is not None or temperature is not None):
+        raise WorkbenchError("--max-new-tokens and --temperature apply to text-generation runs only",
+                             f"run {target.id} is a {target.config().task} run: leave them out")
+    loaded = load_run_model(target, merge_adapter=True)
+    if generating:
+        overrides = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("temperature", temperature)) if v is not None}
+        loaded.config = loaded.config.model_copy(update={"generation": loaded.config.generation.model_copy(update=overrides)})
+        if not as_json:
+            _stream_answers(loaded, items)
+            return
     results = loaded.predict(items)
     if as_json:
         for result in results:
@@ -363,6 +378,21 @@ def predict(
     from .report import prediction_table
 
     console.print(prediction_table(results))
+
+
+def _stream_answers(loaded: Any, prompts: list[str]) -> None:
+    """Each prompt, then its answer written token by token as the model generates it."""
+    from ..streaming import stream_reply
+
+    chat = bool(getattr(loaded.tokenizer, "chat_template", None))
+    for prompt in prompts:
+        console.print(f"[bold]›[/] {escape(prompt)}")
+        conversation: Any = [{"role": "user", "content": prompt}] if chat else prompt
+        for piece in stream_reply(loaded, conversation, loaded.config.generation):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n\n" if prompt is not prompts[-1] else "\n")
+        sys.stdout.flush()
 
 
 @command()
