@@ -389,7 +389,9 @@ class ResultsScreen(WorkbenchScreen):
         bar.append("· sort ", style="dim")
         bar.append(SORT_NAMES[table.confidence_order])
         errors = sum(1 for sample in table.samples if is_error(sample))
-        bar.append(f" · {table.row_count}/{len(table.samples)} shown · {errors} ✗", style="dim")
+        bar.append(f" · {table.matching:,}/{len(table.samples):,} shown · {errors:,} ✗", style="dim")
+        if table.matching > table.row_count:
+            bar.append(f" · first {table.row_count:,} listed", style="dim")
         self.query_one("#predictions-bar", Static).update(bar)
 
     # -- actions ------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ SORTS = ("none", "asc", "desc")
 SORT_NAMES = {"none": "eval order", "asc": "confidence ↑", "desc": "confidence ↓"}
 #: Columns before the text: mark, confidence, gold, predicted (labels cut to this width).
 LABEL_CHARS = 12
+#: At most this many rows go into the table (DataTable takes ~0.3 ms a row to add and as much
+#: again to measure: 10,000 rows froze the screen for seconds). Filters and sorting apply to the
+#: whole set first, so the rows listed are the first of the whole set's matches.
+MAX_ROWS = 1000
 
 
 def is_error(sample: dict[str, Any]) -> bool:
@@ -56,6 +60,8 @@ class PredictionsTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.samples: list[dict[str, Any]] = []
+        #: How many samples match the filter (the table lists at most `MAX_ROWS` of them).
+        self.matching = 0
         self.styles_for_entities = EntityStyles()
         self._width = 0
 
@@ -102,7 +108,9 @@ class PredictionsTable(DataTable):
             fixed += 2 * (label_width + 2)
         text_width = max(20, (self.size.width or 80) - fixed - 2)
         self.add_column("sentence (predicted entities)" if token_task else "text", key="text", width=text_width)
-        for position in self.visible():
+        shown = self.visible()
+        self.matching = len(shown)
+        for position in shown[:MAX_ROWS]:
             sample = self.samples[position]
             confidence = Text(f"{float(sample.get('confidence') or 0.0):.2f}", justify="right")
             if token_task:

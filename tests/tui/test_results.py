@@ -311,3 +311,23 @@ async def test_predictions_cover_every_validation_row_of_predictions_jsonl(runs_
         assert "200/200 shown · 50 ✗" in shown(screen.query_one("#predictions-bar"))
         await pilot.press("e")
         assert table.row_count == 50 and "50/200 shown · 50 ✗" in shown(screen.query_one("#predictions-bar"))
+
+
+async def test_a_large_prediction_set_lists_its_first_rows_and_counts_them_all(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from screens.widgets import predictions_table
+    from workbench.runinfo import write_predictions
+
+    monkeypatch.setattr(predictions_table, "MAX_ROWS", 100)  # the table's cap, scaled down with the set
+    fake = finished_fake(runs_dir)
+    write_predictions(fake.run, [{"index": i, "text": f"review {i}", "gold": "positive", "pred": "negative" if i % 4 == 0 else "positive",
+                                  "confidence": round(0.99 - i / 1000, 3), "probs": {}} for i in range(200)])
+    async with WorkbenchApp(runs_dir).run_test(size=(120, 40)) as pilot:
+        screen = await open_results(pilot, fake)
+        await pilot.press("3")
+        table = screen.query_one(PredictionsTable)
+        assert table.row_count == 100 and "200/200 shown · 50 ✗ · first 100 listed" in shown(screen.query_one("#predictions-bar"))
+        await pilot.press("s")  # confidence ↑: the least confident of all 200 come first
+        assert [s["index"] for s in rows(table)][:2] == [199, 198]
+        await pilot.press("e")
+        assert table.row_count == 50 and "50/200 shown · 50 ✗" in shown(screen.query_one("#predictions-bar"))
+        assert "listed" not in shown(screen.query_one("#predictions-bar"))
