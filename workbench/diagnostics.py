@@ -136,7 +136,7 @@ def check_calibration(confidences: Sequence[float], correct: Sequence[bool], min
     )]
 
 
-def label_issues(labels: Sequence[int], probs: Sequence[Sequence[float]], limit: int = 50) -> list[dict[str, Any]]:
+def label_issues(labels: Sequence[int], probs: Sequence[Sequence[float]], limit: int | None = 50) -> list[dict[str, Any]]:
     """Training rows whose given label the model most confidently contradicts (cleanlab's
     confident learning), most suspicious first: index, given, suggested, and their probabilities."""
     import numpy as np
@@ -146,7 +146,8 @@ def label_issues(labels: Sequence[int], probs: Sequence[Sequence[float]], limit:
     pred_probs = np.asarray(probs, dtype=float)
     if len(given) < 2 or pred_probs.ndim != 2 or len(set(given.tolist())) < 2:
         return []
-    ranked = find_label_issues(given, pred_probs, return_indices_ranked_by="self_confidence")
+    # n_jobs=1: cleanlab would fork worker processes, which deadlock beside torch's threads.
+    ranked = find_label_issues(given, pred_probs, return_indices_ranked_by="self_confidence", n_jobs=1)
     issues = []
     for index in ranked[:limit]:
         suggested = int(pred_probs[index].argmax())
@@ -160,13 +161,15 @@ def label_issues(labels: Sequence[int], probs: Sequence[Sequence[float]], limit:
     return issues
 
 
-def check_label_errors(issues: Sequence[dict[str, Any]], train_size: int) -> list[Diagnostic]:
-    if not issues:
+def check_label_errors(issues: Sequence[dict[str, Any]] | int, train_size: int) -> list[Diagnostic]:
+    """`issues`: the suspect rows (or their count) among `train_size` checked."""
+    count = issues if isinstance(issues, int) else len(issues)
+    if not count:
         return []
     return [Diagnostic(
         "label_errors",
-        f"{len(issues)} of {train_size} training rows look mislabelled (the model confidently predicts another label)",
-        "review them (Results → label errors, or the label_errors.csv in the run directory) and fix the data",
+        f"{count} of {train_size} training rows look mislabelled (the model confidently predicts another label)",
+        "review them, most suspicious first, in label_errors.csv in the run directory, and fix the data",
     )]
 
 
@@ -291,6 +294,9 @@ def diagnose(history: Any) -> list[Diagnostic]:
         pairs = [(item["confidence"], item.get("gold") == item.get("pred")) for item in samples.items
                  if isinstance(item.get("confidence"), (int, float)) and "gold" in item]
         found += check_calibration([c for c, _ in pairs], [ok for _, ok in pairs])
+    ended = history.ended
+    if getattr(ended, "label_errors", None) and getattr(ended, "label_rows_checked", None):
+        found += check_label_errors(ended.label_errors, ended.label_rows_checked)
     started = history.started
     counts = getattr(started, "label_counts", None) if started is not None else None
     if counts and len(counts) >= 2:

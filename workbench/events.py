@@ -170,6 +170,9 @@ class FinishedEvent(BaseEvent):
     step: int | None = None
     train_runtime_s: float | None = None
     train_samples_per_s: float | None = None
+    #: Training rows the model confidently contradicts (label_errors.csv), of `label_rows_checked`.
+    label_errors: int | None = None
+    label_rows_checked: int | None = None
 
 
 class FailedEvent(BaseEvent):

@@ -23,6 +23,9 @@ class Prepared:
     label_counts: dict[str, int] = field(default_factory=dict)
     #: Task-specific facts for the `started` event (text generation: data_format, token_lengths, …).
     facts: dict[str, Any] = field(default_factory=dict)
+    #: The training rows before tokenising (`text`, optional `text_pair`, `label`), for the
+    #: label check after training; None for tasks without one.
+    raw_train: Any | None = None
 
 
 @dataclass

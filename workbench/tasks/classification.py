@@ -176,6 +176,7 @@ class TextClassification:
             columns=columns | {"label_values": [str(v) for v in encoder.values]},  # type: ignore[dict-item]
             validation_from_train=splits.validation_from_train,
             label_counts=counts,
+            raw_train=splits.train,
         )
 
     def collator(self, tokenizer: Any) -> Any:

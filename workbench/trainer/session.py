@@ -39,6 +39,7 @@ from ..runstore import RunDir
 from ..tasks import get_task
 from . import cancellation, ranks
 from .callback import EventCallback
+from .label_check import check_training_labels
 from .tracking import trainer_report_to
 
 #: Facts of a text-generation run's data that the `started` event carries.
@@ -398,6 +399,7 @@ def finish(session: Session, trainer: Any, callback: EventCallback, train_output
         if test_details is not None:
             callback.emit_eval(test_details, step=trainer.state.global_step, epoch=trainer.state.epoch, loss=test_loss, split="test")
             final.update({f"test_{k}": v for k, v in test_details.metrics.items()})
+    label_check = check_training_labels(trainer, prepared, run)
     if not ranks.is_main_process():
         return  # rank 0 saves the model and ends the run
     output = save_trained(trainer, session.tokenizer, run, config.method.kind)
@@ -411,6 +413,8 @@ def finish(session: Session, trainer: Any, callback: EventCallback, train_output
         step=trainer.state.global_step,
         train_runtime_s=train_output.metrics.get("train_runtime"),
         train_samples_per_s=train_output.metrics.get("train_samples_per_second"),
+        label_errors=label_check[0] if label_check else None,
+        label_rows_checked=label_check[1] if label_check else None,
     )
     faults.finished_written()
     run.write_status(state="finished", ended_at=time.time(), best=callback.best or run.read_status().get("best"))
