@@ -47,6 +47,8 @@ def write_runs(console: Console, summaries: list[RunSummary], title: str = "") -
             return text
         return styles.setdefault(style, Style.parse(style)).render(text, color_system=system)
 
+    if len(title) > console.width:  # a long runs path keeps its end, where the folder's name is
+        title = "…" + title[len(title) - console.width + 1:]
     out = [title] if title else []
     out += ["".join(styled(text, style) for text, style in cells).rstrip() for cells in runs_lines(summaries, console.width)]
     console.file.write("\n".join(out) + "\n")
