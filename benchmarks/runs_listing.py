@@ -125,7 +125,8 @@ def make_runs(runs_dir: Path, count: int, templates: dict[str, Path]) -> None:
 CORE_LISTING = """
 import sys, time
 t = time.perf_counter()
-from workbench.runstore import list_runs, summarize
+from workbench.run_summary import summarize
+from workbench.runstore import list_runs
 summaries = [summarize(run) for run in list_runs(sys.argv[1])]
 print(len(summaries), time.perf_counter() - t)
 """

@@ -9,17 +9,30 @@ that can't apply now (no run going, nothing to resume) are not offered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from workbench.runstore import RunDir
-
-if TYPE_CHECKING:
-    from .app import WorkbenchApp
+from workbench.runstore import RunDir, RunSummary
 
 #: Runs offered for resume or compare (the newest first).
 MAX_RUNS = 20
+
+
+class WorkbenchActions(Protocol):
+    """What the palette asks of the app (`WorkbenchApp` provides it; this module never imports
+    the app, which registers this provider)."""
+
+    current_run: RunDir | None
+    known_runs: list[RunSummary]
+
+    @property
+    def going_runs(self) -> list[RunDir]: ...
+    def on_setup(self, action: str) -> None: ...
+    def cancel_run(self, run: RunDir) -> Any: ...
+    def resume_run(self, run: RunDir) -> Any: ...
+    def export_run(self, run: RunDir) -> None: ...
+    def compare_runs(self, run_a: RunDir, run_b: RunDir) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,7 @@ class Command:
     discover: bool = True
 
 
-def workbench_commands(app: WorkbenchApp) -> Iterator[Command]:
+def workbench_commands(app: WorkbenchActions) -> Iterator[Command]:
     """Every workbench command that applies now, in the order the palette lists them."""
     yield Command("Start training", "Train what Setup describes (ctrl+t on Setup)", lambda: app.on_setup("action_train"))
     yield Command("Open preset…", "Fill Setup from a shipped or saved preset (ctrl+o on Setup)", lambda: app.on_setup("action_open_preset"))

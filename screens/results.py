@@ -22,10 +22,11 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Ta
 
 from workbench import humanize
 from workbench.config import RunConfig
+from workbench.diagnostics import diagnostics_of
 from workbench.export import export_run
 from workbench.events import BaseEvent, EvalEvent, SamplesEvent, StartedEvent, StepEvent
 from workbench.history import RunHistory
-from workbench.runinfo import PREDICTIONS_FILE, diagnostics_of, load_predictions
+from workbench.runinfo import PREDICTIONS_FILE, load_predictions
 from workbench.runstore import ACTIVE_STATES, RunDir, RunStatus
 
 from .base import WorkbenchScreen
@@ -65,7 +66,7 @@ class RunResults:
     #: Every validation prediction (`runinfo.load_predictions`); a run from before
     #: predictions.jsonl existed gives its kept samples.
     predictions: list[dict[str, Any]] = field(default_factory=list)
-    #: `[{kind, message, hint}]` (`runinfo.diagnostics_of`).
+    #: `[{kind, message, hint}]` (`diagnostics.diagnostics_of`).
     diagnostics: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod

@@ -21,7 +21,8 @@ from textual.widgets import DataTable, Static
 from workbench import humanize
 from workbench.config import RunConfig
 from workbench.errors import RunError
-from workbench.runstore import ACTIVE_STATES, RunDir, RunSummary, list_runs, summarize
+from workbench.run_summary import summarize
+from workbench.runstore import ACTIVE_STATES, RunDir, RunSummary, list_runs
 
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog

@@ -23,7 +23,7 @@ from textual.containers import Horizontal
 
 
 from workbench import runner
-from workbench.runinfo import diagnostics_of
+from workbench.diagnostics import diagnostics_of
 from workbench.runstore import RunDir
 
 from .base import WorkbenchScreen

@@ -52,3 +52,27 @@ def test_core_and_training_process_never_import_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_no_modules_import_each_other() -> None:
+    """The parts import only downwards: no cycle of imports among our modules, of any length
+    (imports under TYPE_CHECKING count too)."""
+    import grimp
+
+    graph = grimp.build_graph("workbench", "screens", cache_dir=None)
+    imports = {m: graph.find_modules_directly_imported_by(m) & graph.modules for m in graph.modules}
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(module: str) -> None:
+        visiting.append(module)
+        for imported in sorted(imports[module]):
+            assert imported not in visiting, "import cycle: " + " -> ".join(visiting[visiting.index(imported):] + [imported])
+            if imported not in done:
+                visit(imported)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph.modules):
+        if module not in done:
+            visit(module)

@@ -309,6 +309,15 @@ def diagnose(history: Any) -> list[Diagnostic]:
     return found
 
 
+def diagnostics_of(history: Any) -> list[dict[str, str]]:
+    """What went wrong with the run, as `[{kind, message, hint}]`. A run is checked after each
+    evaluation and at its end: before its first evaluation a few noisy steps would make a false
+    alarm."""
+    if history.ended is None and not history.evals:
+        return []
+    return [diagnostic.as_dict() for diagnostic in diagnose(history)]
+
+
 def _collapse_of(task: str | None, evaluation: Any) -> list[Diagnostic]:
     metrics = evaluation.metrics
     if task == "token-classification":

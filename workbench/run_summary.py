@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .humanize import GENERIC_MODEL_FOLDERS as GENERIC_FOLDERS
+from .runstore import ACTIVE_STATES, RunDir, RunSummary
 
 SUMMARY_FILE = "summary.json"
 #: Bumped when the fields change: a summary of another version is rebuilt.
@@ -99,7 +100,7 @@ def _file_stamp(path: Path) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _config_facts(run: Any) -> dict[str, Any]:
+def _config_facts(run: RunDir) -> dict[str, Any]:
     try:
         config = run.config()
     except Exception:  # a broken config.toml must not hide the run from the list
@@ -117,8 +118,8 @@ def _config_facts(run: Any) -> dict[str, Any]:
 def facts_from_history(history: Any) -> dict[str, Any]:
     """The events' part of a summary: state, start, segments' times, best, last step, counts and
     diagnostics, as plain JSON."""
+    from .diagnostics import diagnostics_of
     from .events import to_json
-    from .runinfo import diagnostics_of
 
     segments = history.segments
     last = segments[-1] if segments else None
@@ -144,7 +145,7 @@ def facts_from_history(history: Any) -> dict[str, Any]:
     }
 
 
-def build_summary(run: Any, history: Any | None = None) -> dict[str, Any]:
+def build_summary(run: RunDir, history: Any | None = None) -> dict[str, Any]:
     """The summary of a run as its files are now (stamps taken before reading, so a line
     appended meanwhile makes it stale rather than wrong)."""
     stamps = {"events": _file_stamp(run.events_path), "config": _file_stamp(run.config_path)}
@@ -152,7 +153,7 @@ def build_summary(run: Any, history: Any | None = None) -> dict[str, Any]:
     return {"v": VERSION, "written_at": time.time(), "stamps": stamps, **_config_facts(run), **facts_from_history(history)}
 
 
-def write_summary(run: Any, history: Any | None = None, *, durable: bool = True) -> dict[str, Any]:
+def write_summary(run: RunDir, history: Any | None = None, *, durable: bool = True) -> dict[str, Any]:
     """Build and write `summary.json` atomically; `durable=False` skips the fsync (a reader's
     cache, which a crash may lose: it is then rebuilt)."""
     summary = build_summary(run, history)
@@ -176,7 +177,7 @@ def _atomic_write(path: Path, text: str, durable: bool) -> None:
         raise
 
 
-def read_summary(run: Any) -> dict[str, Any] | None:
+def read_summary(run: RunDir) -> dict[str, Any] | None:
     """The stored summary when it is current (same version, and events.jsonl and config.toml
     unchanged since it was built); None otherwise."""
     try:
@@ -191,7 +192,7 @@ def read_summary(run: Any) -> dict[str, Any] | None:
     return summary
 
 
-def load_summary(run: Any) -> dict[str, Any]:
+def load_summary(run: RunDir) -> dict[str, Any]:
     """The current summary: the stored one, else rebuilt from the events (and kept, when the run
     directory is writable, so the next listing reads it)."""
     summary = read_summary(run)
@@ -203,11 +204,9 @@ def load_summary(run: Any) -> dict[str, Any]:
         return build_summary(run)
 
 
-def summarize(run: Any) -> Any:
-    """What the runs table shows for one run (`runstore.RunSummary`), from `summary.json` and the
-    run's status: O(1) in the number of events for a run whose summary is current."""
-    from .runstore import ACTIVE_STATES, RunSummary
-
+def summarize(run: RunDir) -> RunSummary:
+    """What the runs table shows for one run, from `summary.json` (rebuilt from the events when
+    stale) and the run's status: O(1) in the number of events for a run whose summary is current."""
     status = run.status()
     facts = load_summary(run)
     summary = RunSummary(id=run.id, path=run.path, state=status.state)

@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any
 
+from .diagnostics import diagnostics_of
 from .events import to_json
 from .runstore import RunDir, tensorboard_dir
 
@@ -87,17 +88,6 @@ def count_predictions(run: RunDir) -> int | None:
             return sum(1 for line in handle if line.strip())
     except OSError:
         return None
-
-
-def diagnostics_of(history: Any) -> list[dict[str, str]]:
-    """What went wrong with the run, as `[{kind, message, hint}]` (`workbench.diagnostics`).
-    A run is checked after each evaluation and at its end: before its first evaluation a few
-    noisy steps would make a false alarm."""
-    from .diagnostics import diagnose
-
-    if history.ended is None and not history.evals:
-        return []
-    return [diagnostic.as_dict() for diagnostic in diagnose(history)]
 
 
 def _model_label(run: RunDir) -> str | None:

@@ -593,14 +593,6 @@ class RunSummary:
         return self.duration_s
 
 
-def summarize(run: RunDir) -> RunSummary:
-    """What the runs table shows for one run, read from its `summary.json` (`workbench.run_summary`,
-    rebuilt from the events when stale), so listing costs O(runs), not O(events)."""
-    from .run_summary import summarize as from_summary
-
-    return from_summary(run)
-
-
 def list_runs(runs_dir: Path) -> list[RunDir]:
     """Runs in a runs directory, newest first."""
     runs_dir = Path(runs_dir)

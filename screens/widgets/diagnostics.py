@@ -1,4 +1,4 @@
-"""What went wrong with a run (`workbench.runinfo.diagnostics_of`), one warning per diagnosis.
+"""What went wrong with a run (`workbench.diagnostics.diagnostics_of`), one warning per diagnosis.
 
 Train shows them clipped to one line each (the figures above need the room); Results gives each
 its whole message and hint. The `⚠` says "warning" without colour; the colour is the theme's.

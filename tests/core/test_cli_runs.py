@@ -13,7 +13,8 @@ from tests.core.tiny_runs import hooks_env, tlwb
 from tests.fakes import FakeRun, fake_config
 from workbench import run_summary
 from workbench.run_summary import SUMMARY_FILE, model_label, path_label, read_summary
-from workbench.runstore import RunDir, list_runs, summarize
+from workbench.run_summary import summarize
+from workbench.runstore import RunDir, list_runs
 
 LONG_DATA = "/data/corpora/movie-reviews-from-rotten-tomatoes-2019/train.csv"
 

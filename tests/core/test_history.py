@@ -14,7 +14,8 @@ from tests.core.tiny_runs import tlwb
 from workbench.events import make_event
 from workbench.history import RunHistory
 from workbench.runinfo import run_details
-from workbench.runstore import RunDir, list_runs, summarize
+from workbench.run_summary import summarize
+from workbench.runstore import RunDir, list_runs
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "run_v1"
 FIXTURE_RUN = "2026-12-02_215348_tiny-full"

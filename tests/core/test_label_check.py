@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from workbench.presets import load_config
-from workbench.runinfo import diagnostics_of
+from workbench.diagnostics import diagnostics_of
 from workbench.runner import launch, wait
 
 FLIPPED = {7, 19, 31}  # rows whose labels we flip: the model should contradict exactly these

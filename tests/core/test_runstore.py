@@ -11,7 +11,8 @@ import pytest
 
 from tests.fakes import FakeRun
 from workbench.errors import RunError
-from workbench.runstore import RunDir, list_runs, new_run_dir, resolve_run, summarize
+from workbench.run_summary import summarize
+from workbench.runstore import RunDir, list_runs, new_run_dir, resolve_run
 
 
 def test_new_run_dirs_are_unique_even_in_the_same_second(runs_dir: Path) -> None:

@@ -292,7 +292,7 @@ def _quiet_libraries(verbose: bool) -> None:
 
 def _diagnostics(run: Any) -> list[dict[str, str]]:
     """The run's diagnostics (`workbench.diagnostics`) as `[{kind, message, hint}]`."""
-    from ..runinfo import diagnostics_of
+    from ..diagnostics import diagnostics_of
 
     return diagnostics_of(run.history())
 
@@ -400,7 +400,8 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
     """List runs: state, task, model, data, method, best metric, duration."""
     from dataclasses import asdict
 
-    from ..runstore import list_runs, summarize
+    from ..run_summary import summarize
+    from ..runstore import list_runs
 
     directory = _runs_dir(runs_dir)
     summaries = [summarize(run) for run in list_runs(directory)]
