@@ -15,12 +15,11 @@ a local folder (config `_name_or_path`, the package, or the path's meaningful pa
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from .fsutil import atomic_write_text
 from .humanize import GENERIC_MODEL_FOLDERS as GENERIC_FOLDERS
 from .runstore import ACTIVE_STATES, RunDir, RunSummary
 
@@ -157,24 +156,8 @@ def write_summary(run: RunDir, history: Any | None = None, *, durable: bool = Tr
     """Build and write `summary.json` atomically; `durable=False` skips the fsync (a reader's
     cache, which a crash may lose: it is then rebuilt)."""
     summary = build_summary(run, history)
-    _atomic_write(Path(run.path) / SUMMARY_FILE, json.dumps(summary, separators=(",", ":")), durable=durable)
+    atomic_write_text(Path(run.path) / SUMMARY_FILE, json.dumps(summary, separators=(",", ":")), durable=durable)
     return summary
-
-
-def _atomic_write(path: Path, text: str, durable: bool) -> None:
-    if durable:
-        from .fsutil import atomic_write_text
-
-        atomic_write_text(path, text)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_summary(run: RunDir) -> dict[str, Any] | None:

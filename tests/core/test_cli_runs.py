@@ -161,10 +161,10 @@ def test_a_broken_or_foreign_summary_is_rebuilt_and_an_unwritable_run_still_list
     assert read_summary(run) is None
     (run.path / SUMMARY_FILE).unlink()
 
-    def disk_full(path: Path, text: str, durable: bool) -> None:
+    def disk_full(path: Path, text: str, *, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(run_summary, "_atomic_write", disk_full)
+    monkeypatch.setattr(run_summary, "atomic_write_text", disk_full)
     assert summarize(run).best_value == 0.81  # the rebuilt summary is still the answer
     assert not (run.path / SUMMARY_FILE).exists()
 
