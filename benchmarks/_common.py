@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import random
 import statistics
+import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -46,3 +50,40 @@ def sst2_three_slices(folder: Path, train_rows: int, heldout_rows: int, validati
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def train_to_end(config: Any, runs_dir: Path) -> tuple[Any, Any, float]:
+    """A tlwb run of `config` from launch to its end: (run, its finished event, wall seconds from
+    launch to end). A run that does not finish stops the benchmark, naming its log."""
+    from workbench.runner import launch, wait
+
+    started = time.perf_counter()
+    run, process = launch(config, runs_dir)
+    last = wait(run, process=process)
+    wall = time.perf_counter() - started
+    if last is None or last.type != "finished":
+        raise SystemExit(f"tlwb run failed: {last}; see {run.log_path}")
+    return run, last, wall
+
+
+#: The question after each review in `sst2_chat_rows`.
+SST2_QUESTION = "Is this review positive or negative? Answer with one word."
+
+
+def sst2_chat_rows(start: int, count: int) -> list[dict[str, str]]:
+    """Short SST-2 reviews (20–90 characters, so max_length stays small) from row `start` on, as
+    prompt → `positive`/`negative` pairs."""
+    rows = []
+    with (SHARED_DATA / "sst2" / "train.tsv").open(newline="", encoding="utf-8") as handle:
+        for i, row in enumerate(csv.DictReader(handle, delimiter="\t")):
+            text = row["sentence"].strip()
+            if i >= start and 20 <= len(text) <= 90:
+                rows.append({"prompt": f"Review: {text}\n{SST2_QUESTION}", "completion": "positive" if row["label"] == "1" else "negative"})
+                if len(rows) == count:
+                    break
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path

@@ -22,7 +22,6 @@ tlwb/trl ratio and the packing speed-up. Wall times are noisy on a shared machin
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import subprocess
@@ -33,29 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import SHARED_DATA  # noqa: E402
+from benchmarks._common import sst2_chat_rows, train_to_end, write_jsonl  # noqa: E402
 
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
-QUESTION = "Is this review positive or negative? Answer with one word."
 ALL_SIDES = ("tlwb", "tlwb-packing", "trl")
-
-
-def chat_rows(start: int, count: int) -> list[dict[str, str]]:
-    """Short SST-2 reviews (20–90 characters) from row `start` on, as prompt/completion pairs."""
-    rows = []
-    with (SHARED_DATA / "sst2" / "train.tsv").open(newline="", encoding="utf-8") as handle:
-        for i, row in enumerate(csv.DictReader(handle, delimiter="\t")):
-            text = row["sentence"].strip()
-            if i >= start and 20 <= len(text) <= 90:
-                rows.append({"prompt": f"Review: {text}\n{QUESTION}", "completion": "positive" if row["label"] == "1" else "negative"})
-                if len(rows) == count:
-                    break
-    return rows
-
-
-def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def model_folder(name: str) -> str:
@@ -69,7 +49,6 @@ def model_folder(name: str) -> str:
 def run_tlwb(side: str, data: dict[str, Path], work: Path, seed: int, args: argparse.Namespace) -> dict:
     from workbench.inference import load_run_model
     from workbench.presets import load_config
-    from workbench.runner import launch, wait
 
     overrides = [
         "task=text-generation", f"model.name={args.model}", f"data.train={data['train']}", f"data.validation={data['validation']}",
@@ -80,12 +59,7 @@ def run_tlwb(side: str, data: dict[str, Path], work: Path, seed: int, args: argp
         "generation.max_new_tokens=8",
     ]
     config = load_config(None, overrides, base={"name": f"bench-{side}"})
-    started = time.perf_counter()
-    run, process = launch(config, work / "runs")
-    last = wait(run, process=process)
-    wall = time.perf_counter() - started
-    if last is None or last.type != "finished":
-        raise SystemExit(f"tlwb run failed: {last}; see {run.log_path}")
+    run, last, wall = train_to_end(config, work / "runs")
     loaded = load_run_model(run)
     scored = loaded.task.score(loaded.model, loaded.tokenizer, loaded.config, str(data["heldout"]), [], 16).metrics
     return {"samples_per_s": last.train_samples_per_s, "runtime_s": last.train_runtime_s, "wall_s": wall,
@@ -192,9 +166,9 @@ def main() -> None:
     results: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="tlwb-sft-bench-") as scratch:
         work = Path(scratch)
-        data = {"train": write_jsonl(work / "train.jsonl", chat_rows(0, args.train_rows)),
-                "validation": write_jsonl(work / "validation.jsonl", chat_rows(30_000, 8)),
-                "heldout": write_jsonl(work / "heldout.jsonl", chat_rows(20_000, args.heldout_rows))}
+        data = {"train": write_jsonl(work / "train.jsonl", sst2_chat_rows(0, args.train_rows)),
+                "validation": write_jsonl(work / "validation.jsonl", sst2_chat_rows(30_000, 8)),
+                "heldout": write_jsonl(work / "heldout.jsonl", sst2_chat_rows(20_000, args.heldout_rows))}
         per_row = tokens_per_row(data["train"], args.folder, args.max_length)
         for repeat in range(args.repeats):
             order = sides[repeat % len(sides):] + sides[: repeat % len(sides)]

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import MINILM, median, sst2_three_slices  # noqa: E402
+from benchmarks._common import MINILM, median, sst2_three_slices, train_to_end  # noqa: E402
 
 #: Config overrides per tlwb side (on top of the shared model/data/epochs/batch/lr/seed ones).
 TLWB_SIDES: dict[str, list[str]] = {
@@ -49,7 +49,6 @@ ALL_SIDES = (*TLWB_SIDES, *PLAIN_SIDES)
 def run_tlwb(side: str, data: dict[str, Path], work: Path, seed: int, args: argparse.Namespace) -> dict:
     from workbench.inference import load_run_model
     from workbench.presets import load_config
-    from workbench.runner import launch, wait
 
     overrides = [
         f"model.name={MINILM}", f"data.train={data['train']}", "data.label_names=negative,positive",
@@ -60,12 +59,7 @@ def run_tlwb(side: str, data: dict[str, Path], work: Path, seed: int, args: argp
     if side != "tlwb-holdout":
         overrides.append(f"data.validation={data['validation']}")
     config = load_config(None, overrides, base={"name": f"bench-{side}"})
-    started = time.perf_counter()
-    run, process = launch(config, work / "runs")
-    last = wait(run, process=process)
-    wall = time.perf_counter() - started
-    if last is None or last.type != "finished":
-        raise SystemExit(f"tlwb run failed: {last}; see {run.log_path}")
+    run, last, wall = train_to_end(config, work / "runs")
     train_rows = _started_train_size(run)
     loaded = load_run_model(run)
     result = loaded.task.score(loaded.model, loaded.tokenizer, loaded.config, str(data["heldout"]), loaded.label_values, 64)

@@ -8,7 +8,6 @@ slice scores an exact match clearly above the untrained model's, scored by the s
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from benchmarks._common import sst2_chat_rows, write_jsonl
 from tests.core.tiny_runs import hooks_env, tlwb
 from workbench import packaged_models
 from workbench.config import RunConfig
@@ -23,8 +23,6 @@ from workbench.presets import config_to_toml
 from workbench.runstore import RunDir
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-SST2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "sst2" / "train.tsv"
-QUESTION = "Is this review positive or negative? Answer with one word."
 TRAIN_ROWS, EVAL_ROWS = 200, 40
 
 
@@ -127,25 +125,6 @@ def test_the_cache_dir_follows_tlwb_cache_dir_then_xdg(monkeypatch: pytest.Monke
     assert packaged_models.cache_dir() == tmp_path / "xdg" / "tlwb"
     monkeypatch.setenv("TLWB_CACHE_DIR", str(tmp_path / "own"))
     assert packaged_models.cache_dir() == tmp_path / "own"
-
-
-def sst2_chat_rows(start: int, count: int) -> list[dict[str, str]]:
-    """Short SST-2 reviews (so max_length stays small) as prompt → `positive`/`negative` rows."""
-    rows = []
-    with SST2.open(newline="", encoding="utf-8") as handle:
-        for i, row in enumerate(csv.DictReader(handle, delimiter="\t")):
-            text = row["sentence"].strip()
-            if i < start or not 20 <= len(text) <= 90:
-                continue
-            rows.append({"prompt": f"Review: {text}\n{QUESTION}", "completion": "positive" if row["label"] == "1" else "negative"})
-            if len(rows) == count:
-                break
-    return rows
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def untrained_score(config: RunConfig, data: Path) -> dict[str, Any]:
