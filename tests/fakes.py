@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +138,16 @@ def default_ner_samples() -> list[dict[str, Any]]:
          "pred_entities": [_entity(missed, 4, 5, "LOC", confidence=0.88)],
          "correct": False, "confidence": 0.61},
     ]
+
+
+def cached_hub_config(hub: Path, repo_id: str, config: dict[str, Any], revision: str = "a" * 40) -> Path:
+    """A Hugging Face hub cache under `hub` holding only `repo_id`'s config.json at `main` (what an
+    offline `from_pretrained` of a hub id finds); returns the snapshot folder. Point
+    `huggingface_hub.constants.HF_HUB_CACHE` at `hub` to use it."""
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    (snapshot / "config.json").write_text(json.dumps(config))
+    return snapshot

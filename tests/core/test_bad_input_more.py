@@ -18,7 +18,7 @@ import pytest
 
 from tests.core.test_bad_input import GOOD_ROWS, run_main
 from tests.core.tiny_training import tiny_config, train_to_end
-from workbench.presets import config_to_toml
+from tests.fakes import cached_hub_config
 
 
 @pytest.fixture(scope="module")
@@ -298,11 +298,8 @@ def test_a_cached_hub_model_with_custom_code_is_refused_naming_trust_remote_code
 ) -> None:
     from huggingface_hub import constants
 
-    snapshot = tmp_path / "hub" / "models--someone--custom-model" / "snapshots" / ("b" * 40)
-    snapshot.mkdir(parents=True)
-    (snapshot.parent.parent / "refs").mkdir()
-    (snapshot.parent.parent / "refs" / "main").write_text("b" * 40)
-    (snapshot / "config.json").write_text(json.dumps({"model_type": "custom", "auto_map": {"AutoModel": "modeling_custom.CustomModel"}}))
+    cached_hub_config(tmp_path / "hub", "someone/custom-model",
+                      {"model_type": "custom", "auto_map": {"AutoModel": "modeling_custom.CustomModel"}})
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.chdir(ws)
     before = fingerprint(ws)

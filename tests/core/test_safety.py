@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.tiny_runs import tlwb
+from tests.fakes import cached_hub_config
 from workbench.config import ModelConfig
 from workbench.errors import ModelError
 from workbench.models import load_base_model, load_model_config
@@ -184,11 +185,8 @@ def test_custom_code_is_detected_from_a_cached_hub_config(tmp_path: Path, monkey
 
     from workbench.model_checks import check_custom_code
 
-    snapshot = tmp_path / "hub" / "models--someone--custom-model" / "snapshots" / ("a" * 40)
-    snapshot.mkdir(parents=True)
-    (snapshot.parent.parent / "refs").mkdir()
-    (snapshot.parent.parent / "refs" / "main").write_text("a" * 40)
-    (snapshot / "config.json").write_text(json.dumps({"model_type": "custom", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig"}}))
+    cached_hub_config(tmp_path / "hub", "someone/custom-model",
+                      {"model_type": "custom", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig"}})
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelError, match=r"someone/custom-model ships its own code \(configuration_custom.CustomConfig\)"):
