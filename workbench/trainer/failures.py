@@ -10,7 +10,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import WorkbenchError
 from ..events import EventWriter
@@ -77,21 +77,27 @@ SERIALIZER_WRITE_MARKERS = ("unexpected pos", "file write failed", "pytorchstrea
 NEARLY_FULL_BYTES = 64 * 2**20
 
 
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """`err`, then the errors behind it (its cause, or the error it was raised while handling)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def is_out_of_memory(err: BaseException) -> bool:
     """CPU, CUDA or MPS out-of-memory: torch.OutOfMemoryError, MemoryError, an OSError with ENOMEM,
     or a RuntimeError carrying an allocator's message (see OOM_MARKERS), also when it is the cause
     of the error that reached us."""
     import errno
 
-    seen: BaseException | None = err
-    while seen is not None:
+    for seen in _chain(err):
         if isinstance(seen, MemoryError) or type(seen).__name__ == "OutOfMemoryError":
             return True
         if isinstance(seen, OSError) and seen.errno == errno.ENOMEM:
             return True
         if isinstance(seen, RuntimeError) and any(marker in str(seen).lower() for marker in OOM_MARKERS):
             return True
-        seen = seen.__cause__ or seen.__context__
     return False
 
 
@@ -101,8 +107,7 @@ def disk_full_error(err: BaseException) -> BaseException | None:
     `file write failed`, `PytorchStreamWriter failed`), which names no errno."""
     import errno
 
-    seen: BaseException | None = err
-    while seen is not None:
+    for seen in _chain(err):
         if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
             return seen
         text = str(seen)
@@ -110,7 +115,6 @@ def disk_full_error(err: BaseException) -> BaseException | None:
             return seen
         if any(marker in text.lower() for marker in SERIALIZER_WRITE_MARKERS):
             return seen
-        seen = seen.__cause__ or seen.__context__
     return None
 
 
