@@ -371,9 +371,7 @@ class RunDir:
     def last_event_time(self) -> float | None:
         """The time of the last complete event, read from the file's tail only."""
         try:
-            with self.events_path.open("rb") as handle:
-                handle.seek(max(0, handle.seek(0, 2) - 64 * 1024))
-                tail = handle.read().decode("utf-8", errors="replace")
+            tail = read_tail(self.events_path)
         except FileNotFoundError:
             return None
         events = parse_lines(tail)
@@ -494,9 +492,7 @@ def _disk_full(run: RunDir) -> tuple[str, str, str] | None:
     from .humanize import bytes_
 
     try:
-        with run.log_path.open("rb") as handle:
-            handle.seek(max(0, handle.seek(0, 2) - 64 * 1024))
-            tail = handle.read().decode("utf-8", errors="replace")
+        tail = read_tail(run.log_path)
     except OSError:
         tail = ""
     try:
@@ -510,6 +506,13 @@ def _disk_full(run: RunDir) -> tuple[str, str, str] | None:
     seen = f"see {run.log_path.name}" if says_so else "the disk is full now"
     return ("disk", f"the disk filled up: the training process stopped while writing to {run.path} ({seen})",
             f"free space on the disk holding {run.path.parent}{free}, then `tlwb resume {run.id}`")
+
+
+def read_tail(path: Path, size: int = 64 * 1024) -> str:
+    """The last `size` bytes of a file as text (a torn first line is the caller's to skip)."""
+    with Path(path).open("rb") as handle:
+        handle.seek(max(0, handle.seek(0, 2) - size))
+        return handle.read().decode("utf-8", errors="replace")
 
 
 def _plain(value: Any) -> Any:
