@@ -21,23 +21,22 @@ from rich.table import Table
 from .. import humanize
 from ..errors import WorkbenchError
 
-def _without_flag_types(command: Any, ctx: Any) -> None:
-    """Flags take no value: show no `<bool>` type next to them (nor next to --help)."""
-    for param in command.get_params(ctx):
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
+class _FlagsWithoutTypes:
+    """Flags take no value: help shows no `<bool>` type next to them (nor next to --help)."""
 
-
-class _Command(TyperCommand):
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        _without_flag_types(self, ctx)
-        super().format_help(ctx, formatter)
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        super().format_help(ctx, formatter)  # type: ignore[misc]
 
 
-class _Group(TyperGroup):
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _without_flag_types(self, ctx)
-        super().format_help(ctx, formatter)
+class _Command(_FlagsWithoutTypes, TyperCommand):
+    pass
+
+
+class _Group(_FlagsWithoutTypes, TyperGroup):
+    pass
 
 
 app = typer.Typer(
@@ -359,10 +358,11 @@ def predict(
             raise WorkbenchError("no texts to predict", 'give texts as arguments or pipe lines in: echo "great film" | tlwb predict RUN')
         items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     target = _resolve(run, runs_dir)
-    generating = target.config().task == "text-generation"
+    task = target.config().task
+    generating = task == "text-generation"
     if not generating and (max_new_tokens is not None or temperature is not None):
         raise WorkbenchError("--max-new-tokens and --temperature apply to text-generation runs only",
-                             f"run {target.id} is a {target.config().task} run: leave them out")
+                             f"run {target.id} is a {task} run: leave them out")
     loaded = load_run_model(target, merge_adapter=True)
     if generating:
         overrides = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("temperature", temperature)) if v is not None}
