@@ -279,14 +279,13 @@ class SetupScreen(WorkbenchScreen):
     def _method_changed(self, method: str) -> None:
         """A learning rate the form put in (the old method's default) follows the new method's
         default; one the user typed stays, whatever its value."""
-        from workbench.config import DEFAULT_LEARNING_RATES, GENERATION_LEARNING_RATES
+        from workbench.config import default_learning_rate
 
         lr_field = self.query_one("#training-learning_rate", ConfigInput)
         if self._default_lr is None or lr_field.value != self._default_lr:
             self._default_lr = None
             return
-        generating = _lookup(self.form_data(), "task") == "text-generation"
-        rate = (GENERATION_LEARNING_RATES if generating else DEFAULT_LEARNING_RATES).get(method)
+        rate = default_learning_rate(_lookup(self.form_data(), "task"), method)
         if rate is not None:
             lr_field.fill(rate)
             self._default_lr = lr_field.value
@@ -594,10 +593,9 @@ def warn_about(screen: WorkbenchScreen, config: RunConfig) -> None:
 
 def _is_default_rate(config: RunConfig) -> bool:
     """Whether the config's learning rate is its method's default (for its task)."""
-    from workbench.config import DEFAULT_LEARNING_RATES, GENERATION_LEARNING_RATES
+    from workbench.config import default_learning_rate
 
-    rates = GENERATION_LEARNING_RATES if config.task == "text-generation" else DEFAULT_LEARNING_RATES
-    return config.training.learning_rate == rates.get(config.method.kind)
+    return config.training.learning_rate == default_learning_rate(config.task, config.method.kind)
 
 
 def _valid(field: ConfigInput) -> bool:

@@ -198,8 +198,7 @@ class RunConfig(_Section):
         if generating and "max_length" not in self.training.model_fields_set:
             self.training.max_length = GENERATION_MAX_LENGTH
         if self.training.learning_rate is None:
-            rates = GENERATION_LEARNING_RATES if generating else DEFAULT_LEARNING_RATES
-            self.training.learning_rate = rates[self.method.kind]
+            self.training.learning_rate = default_learning_rate(self.task, self.method.kind)
         if self.training.eval_strategy == "steps" and self.training.eval_steps is None:
             self.training.eval_steps = 50
         return self
@@ -210,6 +209,13 @@ class RunConfig(_Section):
 
         base = self.name or f"{_stem(self.data.train)}-{self.method.kind}"
         return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-")[:40] or "run"
+
+
+def default_learning_rate(task: str, method: str) -> float | None:
+    """The learning rate a run of `task` with `method` gets when none is set (None for a method
+    the task doesn't train with)."""
+    rates = GENERATION_LEARNING_RATES if task == "text-generation" else DEFAULT_LEARNING_RATES
+    return rates.get(method)
 
 
 def _check_method_fits_task(config: RunConfig) -> None:

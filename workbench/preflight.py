@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import RunConfig, TrainingConfig
+from .config import RunConfig, TrainingConfig, default_learning_rate
 from .errors import RunError, WorkbenchError
 from .devices import check_scale
 
@@ -33,8 +33,6 @@ TRUNCATION_HINT = "raise training.max_length, or drop or shorten the longest row
 LENGTH_SAMPLE_ROWS = 20_000
 #: Learning rates outside these bounds (per method) get a pre-flight warning.
 LEARNING_RATE_RANGES = {"full": (1e-7, 1e-3), "lora": (1e-6, 1e-2), "head": (1e-6, 1e-1)}
-#: A learning rate each method usually trains well with (the hint's suggestion).
-TYPICAL_LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "head": 1e-3}
 METHOD_NAMES = {"full": "full fine-tuning", "lora": "LoRA", "head": "training the head only"}
 #: What to look at when a check fails in a way tlwb doesn't recognise (never "skip the check").
 CHECK_HINTS = {
@@ -114,13 +112,14 @@ def learning_rate_warning(config: RunConfig) -> WorkbenchError | None:
     low, high = LEARNING_RATE_RANGES[method]
     if low <= rate <= high:
         return None
+    typical = default_learning_rate(config.task, method)  # what tlwb itself would pick
     side = "above" if rate > high else "below"
     effect = "training is likely to diverge" if rate > high else "the weights will barely move"
     return WorkbenchError(
         f"training.learning_rate {rate:g} is far {side} the usual range for {METHOD_NAMES[method]} "
         f"({low:g} to {high:g}): {effect}",
-        f"{method} usually trains well around {TYPICAL_LEARNING_RATES[method]:g}: "
-        f"--set training.learning_rate={TYPICAL_LEARNING_RATES[method]:g} (or keep yours if you mean it)",
+        f"{method} usually trains well around {typical:g}: "
+        f"--set training.learning_rate={typical:g} (or keep yours if you mean it)",
         kind="learning_rate",
     )
 
