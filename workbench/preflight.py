@@ -193,13 +193,6 @@ def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
     return _Model(model_config, tokenizer, info)
 
 
-def check_pickled_weights(source: str) -> None:
-    """A local model's pickled weights may hold only tensors (see `model_checks.check_pickled_weights`)."""
-    from .model_checks import check_pickled_weights as check
-
-    check(Path(source))
-
-
 def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
     """The longest input the model takes: its position table, or the tokenizer's stated limit."""
     from .models import max_positions

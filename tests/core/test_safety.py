@@ -14,7 +14,8 @@ from tests.fakes import cached_hub_config
 from workbench.config import ModelConfig
 from workbench.errors import ModelError
 from workbench.models import load_base_model, load_model_config
-from workbench.preflight import check_pickled_weights, preflight
+from workbench.model_checks import check_pickled_weights
+from workbench.preflight import preflight
 from workbench.presets import config_to_toml, load_config
 
 
@@ -88,7 +89,7 @@ def test_pickled_weights_with_code_are_refused_not_run(tiny_model_dir: Path, tmp
     with pytest.raises(ModelError, match="the pickled checkpoint holds more than tensors"):
         load_base_model(transformers.AutoModelForSequenceClassification, str(folder), model, load_model_config(str(folder), model))
     with pytest.raises(ModelError, match="holds code, not just tensors"):
-        check_pickled_weights(str(folder))
+        check_pickled_weights(folder)
     assert not marker.exists()
 
 
@@ -100,7 +101,7 @@ def test_safetensors_are_preferred_over_a_pickle_beside_them(tiny_model_dir: Pat
     model = ModelConfig(name=str(folder))
     loaded = load_base_model(transformers.AutoModelForSequenceClassification, str(folder), model, load_model_config(str(folder), model))
     assert loaded.config.hidden_size == 32
-    check_pickled_weights(str(folder))  # safetensors present: the pickle is never read
+    check_pickled_weights(folder)  # safetensors present: the pickle is never read
     assert not marker.exists()
 
 
