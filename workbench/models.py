@@ -249,7 +249,7 @@ def load_base_model(auto_class: Any, source: str, model: ModelConfig, model_conf
             **extra,
         )
         if "gguf_file" in extra:
-            loaded = detach_gguf_quantizer(loaded)
+            loaded = packaged_models.detach_gguf_quantizer(loaded)
         return loaded
     except pickle.UnpicklingError:
         raise ModelError(
@@ -287,24 +287,6 @@ def four_bit_config() -> Any:
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
-
-
-def detach_gguf_quantizer(model: Any) -> Any:
-    """A model loaded from GGUF keeps transformers' GGUF quantizer attached, which makes
-    `save_pretrained` fail; the weights are already dequantised, so the quantizer goes."""
-    for attribute in ("hf_quantizer", "quantization_method"):
-        if getattr(model, attribute, None) is not None:
-            try:
-                setattr(model, attribute, None)
-            except AttributeError:
-                pass
-    if getattr(model.config, "quantization_config", None) is not None:
-        try:
-            del model.config.quantization_config
-        except AttributeError:
-            model.config.quantization_config = None
-    model.is_quantized = False
-    return model
 
 
 def no_head_class(auto_class: Any, model_type: str) -> ModelError:

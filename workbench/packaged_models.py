@@ -25,7 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .errors import ModelError
 
@@ -181,16 +181,27 @@ def convert(gguf: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    model_config = loaded.config
-    if getattr(model_config, "quantization_config", None) is not None:
-        del model_config.quantization_config
-    plain = AutoModelForCausalLM.from_config(model_config, dtype=torch.float32)
-    plain.load_state_dict(loaded.state_dict())
-    plain.generation_config = loaded.generation_config
-    del loaded
-    plain.save_pretrained(str(out))
+    detach_gguf_quantizer(loaded).save_pretrained(str(out))
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     tokenizer.save_pretrained(str(out))
+
+
+def detach_gguf_quantizer(model: Any) -> Any:
+    """A model loaded from GGUF keeps transformers' GGUF quantizer attached, which makes
+    `save_pretrained` fail; the weights are already dequantised, so the quantizer goes."""
+    for attribute in ("hf_quantizer", "quantization_method"):
+        if getattr(model, attribute, None) is not None:
+            try:
+                setattr(model, attribute, None)
+            except AttributeError:
+                pass
+    if getattr(model.config, "quantization_config", None) is not None:
+        try:
+            del model.config.quantization_config
+        except AttributeError:
+            model.config.quantization_config = None
+    model.is_quantized = False
+    return model
 
 
 class _conversion_lock:
