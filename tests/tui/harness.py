@@ -19,7 +19,7 @@ from workbench.runstore import RunDir
 M = TypeVar("M", bound=Message)
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """Pause the test (not the app) until `condition()` is truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -58,7 +58,7 @@ def sent(messages: list[Message], kind: type[M]) -> list[M]:
     return list({id(message): message for message in messages if isinstance(message, kind)}.values())
 
 
-async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 10.0):
+async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 60.0):
     """The app's current screen once it is of type `kind` and mounted (its widgets composed)."""
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted, timeout,
                    what=f"the {kind.__name__}")
