@@ -14,10 +14,10 @@ from typing import Any
 
 from ..diagnostics import label_issues
 from ..fsutil import atomic_write_text
+from ..label_errors import LABEL_ERRORS_FILE
 from ..runstore import RunDir
 from . import ranks
 
-LABEL_ERRORS_FILE = "label_errors.csv"
 #: Training rows checked at most (a forward pass over them, a fraction of one epoch's cost).
 MAX_ROWS_CHECKED = 20_000
 #: Suspect rows written to the CSV, most suspicious first.

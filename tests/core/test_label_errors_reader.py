@@ -1,0 +1,115 @@
+"""label_errors.csv read back into typed rows: the file the label check writes, a missing one
+(None), malformed ones (one clear error naming the line), and an export that reads back the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.errors import WorkbenchError
+from workbench.label_errors import (
+    LABEL_ERRORS_FILE,
+    LabelErrorRow,
+    LabelErrorsUnreadable,
+    default_export_path,
+    export_label_errors,
+    read_label_errors,
+)
+from workbench.trainer import label_check
+
+NAMES = ["negative", "positive"]
+#: What `diagnostics.label_issues` returns, most suspicious first.
+ISSUES = [
+    {"index": 7, "given": 1, "suggested": 0, "given_prob": 0.0312, "suggested_prob": 0.9688},
+    {"index": 2, "given": 0, "suggested": 1, "given_prob": 0.1, "suggested_prob": 0.9},
+]
+
+
+class RawRows:
+    """The training rows as the label check sees them (a `datasets.Dataset`'s two lookups)."""
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        self.rows = rows
+        self.column_names = list(rows[0])
+
+    def __getitem__(self, index: int) -> dict[str, str]:
+        return self.rows[index]
+
+
+def written_by_label_check(run_dir: Path, rows: list[dict[str, str]]) -> None:
+    (run_dir / LABEL_ERRORS_FILE).write_text(label_check._csv(ISSUES, RawRows(rows), NAMES), encoding="utf-8")
+
+
+def training_rows(pair: bool = False) -> list[dict[str, str]]:
+    texts = [f"review {i}, \"quoted\"\nover two lines" if i == 7 else f"review {i}" for i in range(10)]
+    return [{"text": text, **({"text_pair": f"second {i}"} if pair else {})} for i, text in enumerate(texts)]
+
+
+def test_the_label_checks_file_reads_back_in_its_order_with_types(tmp_path: Path) -> None:
+    assert label_check.LABEL_ERRORS_FILE is LABEL_ERRORS_FILE  # one name, the core's
+    written_by_label_check(tmp_path, training_rows())
+    rows = read_label_errors(tmp_path)
+    assert rows == [
+        LabelErrorRow(row=7, text="review 7, \"quoted\"\nover two lines", given="positive", suggested="negative",
+                      given_prob=0.0312, suggested_prob=0.9688),
+        LabelErrorRow(row=2, text="review 2", given="negative", suggested="positive", given_prob=0.1, suggested_prob=0.9),
+    ]
+
+
+def test_a_text_pair_task_keeps_its_second_text(tmp_path: Path) -> None:
+    written_by_label_check(tmp_path, training_rows(pair=True))
+    rows = read_label_errors(tmp_path)
+    assert [row.text_pair for row in rows] == ["second 7", "second 2"]
+    assert rows[1].full_text == "review 2\nsecond 2"
+
+
+def test_no_file_is_none_and_a_header_alone_is_no_rows(tmp_path: Path) -> None:
+    assert read_label_errors(tmp_path) is None
+    (tmp_path / LABEL_ERRORS_FILE).write_text(label_check._csv([], RawRows(training_rows()), NAMES))
+    assert read_label_errors(tmp_path) == []
+
+
+@pytest.mark.parametrize(("content", "complaint"), [
+    ("", "is empty"),
+    ("row,text,given\n1,a,b\n", "has no suggested, given_prob, suggested_prob columns"),
+    ("row,text,given,suggested,given_prob,suggested_prob\n1,a,x,y,0.1,0.9\nsix,b,x,y,0.1,0.9\n", "line 3: row 'six' is not a number"),
+    ("row,text,given,suggested,given_prob,suggested_prob\n1,a,x,y,low,0.9\n", "line 2: given_prob 'low' is not a number"),
+    ("row,text,given,suggested,given_prob,suggested_prob\n1,a,x,y,0.1\n", "line 2 has 5 fields where the header has 6"),
+])
+def test_a_malformed_file_is_one_clear_error(tmp_path: Path, content: str, complaint: str) -> None:
+    (tmp_path / LABEL_ERRORS_FILE).write_text(content)
+    with pytest.raises(LabelErrorsUnreadable) as raised:
+        read_label_errors(tmp_path)
+    assert isinstance(raised.value, WorkbenchError)
+    assert complaint in raised.value.message and LABEL_ERRORS_FILE in raised.value.message
+    assert "train the run again" in raised.value.hint
+
+
+def test_a_file_not_in_utf8_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / LABEL_ERRORS_FILE).write_bytes(b"row,text\n1,caf\xe9\n")
+    with pytest.raises(LabelErrorsUnreadable, match="can't be read"):
+        read_label_errors(tmp_path)
+
+
+def test_an_export_reads_back_the_same_and_never_replaces_silently(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "2026-11-28_101200_fake"
+    run_dir.mkdir(parents=True)
+    written_by_label_check(run_dir, training_rows(pair=True))
+    rows = read_label_errors(run_dir)
+    target = default_export_path(run_dir)
+    assert target == tmp_path / "exports" / "2026-11-28_101200_fake-label-errors.csv"
+    assert export_label_errors(rows[:1], target) == target
+    assert target.read_bytes() == label_check._csv(ISSUES[:1], RawRows(training_rows(pair=True)), NAMES).encode()
+    exported = target.parent / "copy"
+    exported.mkdir()
+    (exported / LABEL_ERRORS_FILE).write_bytes(target.read_bytes())
+    assert read_label_errors(exported) == rows[:1]
+    with pytest.raises(WorkbenchError, match="already exists"):
+        export_label_errors(rows, target)
+    assert read_label_errors(exported) == rows[:1] and target.read_bytes() == (exported / LABEL_ERRORS_FILE).read_bytes()
+    export_label_errors(rows, target, force=True)
+    assert len(target.read_text().splitlines()) == 4  # header, a two-line text, one more row
+    with pytest.raises(WorkbenchError, match="is a folder"):
+        export_label_errors(rows, exported)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["2026-11-28_101200_fake-label-errors.csv", "copy"]  # no temp file left
