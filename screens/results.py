@@ -1,4 +1,5 @@
-"""Results: *how good is it, and where is it wrong?* Metrics · Confusion · Predictions · Playground.
+"""Results: *how good is it, and where is it wrong?* Metrics · Confusion · Predictions · Playground ·
+Label errors (the training rows the model most confidently contradicts).
 
 Everything is read from the run directory in a thread worker (`RunResults.read`), and read
 again when the run's watcher reports a new evaluation, samples or the end, so a still-running
@@ -26,6 +27,14 @@ from workbench.diagnostics import diagnostics_of
 from workbench.export import export_run
 from workbench.events import BaseEvent, EvalEvent, SamplesEvent, StartedEvent, StepEvent
 from workbench.history import RunHistory
+from workbench.label_errors import (
+    LABEL_ERRORS_FILE,
+    LabelErrorRow,
+    LabelErrorsUnreadable,
+    default_export_path,
+    export_label_errors,
+    read_label_errors,
+)
 from workbench.runinfo import PREDICTIONS_FILE, load_predictions
 from workbench.runstore import ACTIVE_STATES, RunDir, RunStatus
 
@@ -39,6 +48,8 @@ from .widgets.example_detail import ExampleDetail
 from .widgets.footer import WorkbenchFooter
 from .widgets.generations_table import GENERATION_FILTERS, GenerationsTable
 from .widgets.header import WorkbenchHeader
+from .widgets.label_errors_export import LabelErrorsExportDialog
+from .widgets.label_errors_table import ALL_LABELS, LabelErrorsTable, as_example
 from .widgets.metrics_tables import EvalHistory, PerClassScores
 from .widgets.playground import Playground
 from .widgets.predictions_table import FILTER_NAMES, FILTERS, SORT_NAMES, SORTS, PredictionsTable, is_error
@@ -48,7 +59,8 @@ if TYPE_CHECKING:
     from .run_watcher import RunWatcher
 
 #: What takes the focus when a tab is shown.
-FOCUS_IN_PANE = {"metrics": "#eval-history", "confusion": "#confusion-scroll", "predictions": "#predictions-table", "playground": "#playground-input"}
+FOCUS_IN_PANE = {"metrics": "#eval-history", "confusion": "#confusion-scroll", "predictions": "#predictions-table",
+                 "playground": "#playground-input", "label-errors": "#label-errors-table"}
 #: … in a text-generation run, whose Predictions tab is a generations browser and Playground a chat.
 FOCUS_IN_GENERATION_PANE = {**FOCUS_IN_PANE, "predictions": "#generations-table", "playground": "#chat-input"}
 
@@ -68,6 +80,10 @@ class RunResults:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     #: `[{kind, message, hint}]` (`diagnostics.diagnostics_of`).
     diagnostics: list[dict[str, str]] = field(default_factory=list)
+    #: The rows of label_errors.csv, most suspicious first; None without the file.
+    label_errors: list[LabelErrorRow] | None = None
+    #: Why label_errors.csv could not be read (`message — hint`), if it could not.
+    label_errors_problem: str | None = None
 
     @classmethod
     def read(cls, run: RunDir) -> "RunResults":
@@ -87,8 +103,13 @@ class RunResults:
             diagnostics = diagnostics_of(history)
         except Exception:  # a diagnosis must never hide the results
             diagnostics = []
+        label_errors, problem = None, None
+        try:
+            label_errors = read_label_errors(run.path)
+        except LabelErrorsUnreadable as error:  # shown on its tab; the rest of the results stand
+            problem = error.one_line()
         return cls(state=status.state, status=status, config=config, history=history,
-                   predictions=predictions, diagnostics=diagnostics)
+                   predictions=predictions, diagnostics=diagnostics, label_errors=label_errors, label_errors_problem=problem)
 
     def predictions_of(self, split: str) -> list[dict[str, Any]]:
         """The rows the predictions browser shows for `split`: every one for validation, the
@@ -124,6 +145,12 @@ class RunResults:
 
     def latest_eval(self, split: str) -> EvalEvent | None:
         return self.history.latest_eval(split)
+
+    @property
+    def label_check(self) -> tuple[int | None, int | None]:
+        """(suspect rows found, training rows checked) as the `finished` event tells them."""
+        ended = self.history.ended
+        return getattr(ended, "label_errors", None), getattr(ended, "label_rows_checked", None)
 
     @property
     def generation_task(self) -> bool:
@@ -202,21 +229,24 @@ def collapse_baseline(results: RunResults, evaluation: EvalEvent, metric: str) -
 
 
 class ResultsScreen(WorkbenchScreen):
-    """Tabs 1–4; in Predictions: f/a/e/l filter, s sort, enter shows one example."""
+    """Tabs 1–5; in Predictions: f/a/e/l filter, s sort, enter shows one example; in Label errors:
+    f filters by given label, x exports the rows listed as CSV, enter shows one row."""
 
     TITLE = "Results"
     CSS_PATH = "results.tcss"
     BINDINGS = [
-        Binding("1", "show_tab('metrics')", "Tabs", key_display="1-4"),
+        Binding("1", "show_tab('metrics')", "Tabs", key_display="1-5"),
         Binding("2", "show_tab('confusion')", "Confusion", show=False),
         Binding("3", "show_tab('predictions')", "Predictions", show=False),
         Binding("4", "show_tab('playground')", "Playground", show=False),
+        Binding("5", "show_tab('label-errors')", "Label errors", show=False),
         Binding("f", "cycle_filter", "Filter"),
         Binding("a", "set_filter('all')", "All", show=False),
         Binding("e", "set_filter('errors')", "Errors only", show=False),
         Binding("l", "set_filter('low')", "Low confidence", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_split", "Split"),
+        Binding("x", "export_label_errors", "Export CSV"),
         Binding("ctrl+s", "export", "Export", priority=True),
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
@@ -257,6 +287,10 @@ class ResultsScreen(WorkbenchScreen):
             with TabPane("Playground", id="playground"):
                 yield Playground(self.run, id="playground-pane")
                 yield ChatPlayground(self.run, id="chat-pane")
+            with TabPane("Label errors", id="label-errors"):
+                yield Static(id="label-errors-bar")
+                yield Static(id="label-errors-empty")
+                yield LabelErrorsTable(id="label-errors-table")
         yield WorkbenchFooter()
 
     def on_mount(self) -> None:
@@ -298,6 +332,7 @@ class ResultsScreen(WorkbenchScreen):
             self._show_metrics(results)
             self._show_confusion(results)
             self._show_predictions(results)
+            self._show_label_errors(results)
         if self.query_one(TabbedContent).active == "playground":
             self._playground().activate()  # the run may have saved its model since
         self.refresh_bindings()
@@ -322,10 +357,11 @@ class ResultsScreen(WorkbenchScreen):
         its playground a chat. The other tasks keep the layout composed."""
         generation = results.generation_task
         tabs = self.query_one(TabbedContent)
-        if generation:
-            tabs.hide_tab("confusion")
-        else:
-            tabs.show_tab("confusion")
+        for tab in ("confusion", "label-errors"):  # no confusion matrix, no label check
+            if generation:
+                tabs.hide_tab(tab)
+            else:
+                tabs.show_tab(tab)
         tabs.get_tab("predictions").label = "Generations" if generation else "Predictions"
         self.query_one(PredictionsTable).display = not generation
         self.query_one(GenerationsTable).display = generation
@@ -395,10 +431,33 @@ class ResultsScreen(WorkbenchScreen):
             bar.append(f" · first {table.row_count:,} listed", style="dim")
         self.query_one("#predictions-bar", Static).update(bar)
 
+    def _show_label_errors(self, results: RunResults) -> None:
+        """The suspect rows, or (table hidden) why there are none."""
+        table = self.query_one(LabelErrorsTable)
+        empty = self.query_one("#label-errors-empty", Static)
+        note = label_errors_note(results)
+        table.display = note is None
+        empty.display = note is not None
+        self.query_one("#label-errors-bar", Static).display = note is None
+        if note is not None:
+            empty.update(note)
+            table.show_rows([])
+            if self.query_one(TabbedContent).active == "label-errors" and self.focused is table:
+                self.query_one(Tabs).focus()
+            return
+        table.show_rows(results.label_errors or [])
+        self._show_label_errors_bar()
+
+    def _show_label_errors_bar(self) -> None:
+        if self.results is None:
+            return
+        table = self.query_one(LabelErrorsTable)
+        self.query_one("#label-errors-bar", Static).update(label_errors_bar(self.results, table))
+
     # -- actions ------------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
-        if tab == "confusion" and self.generation:
-            return  # hidden: a text-generation run has no confusion matrix
+        if tab in ("confusion", "label-errors") and self.generation:
+            return  # hidden: a text-generation run has no confusion matrix and no label check
         self.query_one(TabbedContent).active = tab
 
     @on(TabbedContent.TabActivated)
@@ -410,10 +469,15 @@ class ResultsScreen(WorkbenchScreen):
         if pane == "playground":
             self._playground().activate()
         focus = FOCUS_IN_GENERATION_PANE if self.generation else FOCUS_IN_PANE
-        self.query_one(focus[pane or "metrics"]).focus()
+        target = self.query_one(focus[pane or "metrics"])
+        (target if target.display else self.query_one(Tabs)).focus()  # an empty state has nothing to focus
         self.refresh_bindings()
 
     def action_cycle_filter(self) -> None:
+        if self.query_one(TabbedContent).active == "label-errors":
+            self.query_one(LabelErrorsTable).next_filter()
+            self._show_label_errors_bar()
+            return
         if self.generation:
             name = self.query_one(GenerationsTable).filter_name
             self.action_set_filter(GENERATION_FILTERS[(GENERATION_FILTERS.index(name) + 1) % len(GENERATION_FILTERS)])
@@ -470,6 +534,27 @@ class ResultsScreen(WorkbenchScreen):
         for note in result.notes:
             self.notify(note, severity="warning")
 
+    def action_export_label_errors(self) -> None:
+        self.export_label_errors()
+
+    @work(exclusive=True, group="export", exit_on_error=False)
+    async def export_label_errors(self) -> None:
+        """Ask for a file (LabelErrorsExportDialog), then write the rows listed in a thread; a core
+        error (the file exists, a folder was named) is notified by the app."""
+        table = self.query_one(LabelErrorsTable)
+        rows = list(table.rows_shown)
+        if not rows:
+            self.notify("no label errors listed to export", severity="warning", timeout=3)
+            return
+        what = f"the {len(rows):,} row{'s' if len(rows) != 1 else ''} listed"
+        if table.given_filter != ALL_LABELS:
+            what += f" (given {table.given_filter})"
+        request = await self.app.push_screen_wait(LabelErrorsExportDialog(self.run.id, default_export_path(self.run.path), what))
+        if request is None:
+            return
+        path = await asyncio.to_thread(export_label_errors, rows, request.path, force=request.force)
+        self.notify(str(path), title=f"exported {len(rows):,} label error{'s' if len(rows) != 1 else ''}", timeout=8)
+
     def action_leave_input(self) -> None:
         if isinstance(self.focused, Input):
             self.query_one(Tabs).focus()
@@ -477,10 +562,13 @@ class ResultsScreen(WorkbenchScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_split":
             return self.results is not None and len(self.results.splits) > 1
-        if action in ("cycle_filter", "cycle_sort"):
-            if action == "cycle_sort" and self.generation:
+        if action in ("cycle_filter", "cycle_sort", "export_label_errors"):
+            active = self.query_one(TabbedContent).active
+            if active == "label-errors":  # f filters by given label, x exports: with rows to act on
+                return action != "cycle_sort" and bool(self.query_one(LabelErrorsTable).all_rows)
+            if action == "export_label_errors" or (action == "cycle_sort" and self.generation):
                 return False
-            return self.query_one(TabbedContent).active == "predictions"
+            return active == "predictions"
         return True
 
     @on(DataTable.RowSelected, "#predictions-table")
@@ -488,6 +576,12 @@ class ResultsScreen(WorkbenchScreen):
         sample = self.query_one(PredictionsTable).selected_sample()
         if sample is not None:
             self.app.push_screen(ExampleDetail(sample, self.query_one(PredictionsTable).styles_for_entities))
+
+    @on(DataTable.RowSelected, "#label-errors-table")
+    def _open_label_error(self, event: DataTable.RowSelected) -> None:
+        row = self.query_one(LabelErrorsTable).selected()
+        if row is not None:
+            self.app.push_screen(ExampleDetail(as_example(row)))
 
     @on(DataTable.RowSelected, "#generations-table")
     def _open_generation(self, event: DataTable.RowSelected) -> None:
@@ -508,6 +602,49 @@ def _generations_bar(table: GenerationsTable) -> Text:
         bar.append(f"[{name}]" if chosen else f" {name} ", style="bold reverse" if chosen else "")
         bar.append(" ")
     bar.append(f"· {table.row_count}/{len(table.samples)} shown · {table.mismatches} ✗ · enter: whole text", style="dim")
+    return bar
+
+
+def label_errors_note(results: RunResults) -> Text | None:
+    """Why the Label errors tab lists no rows: the file is unreadable, the task has no label
+    check, the run hasn't reached it, or it found none. None when there are rows to list."""
+    found, checked = results.label_check
+    if results.label_errors_problem:
+        return Text(f"✗ {results.label_errors_problem}", style="red")
+    if results.label_errors:
+        return None
+    if results.token_task:
+        return Text("no label check for token classification: it looks for mislabelled rows of text classifiers", style="dim")
+    if results.label_errors == []:
+        of = f"{checked:,} training rows" if checked else "training rows"
+        return Text(f"✓ none found: the model agrees with the given label of the {of} it checked", style="green")
+    if results.state in ACTIVE_STATES:
+        return Text("the label check runs when training ends: this run is still going", style="dim")
+    if results.state in ("failed", "cancelled"):
+        return Text(f"the run {results.state} before its label check (it runs when training ends); "
+                    "resume it to finish", style="dim")
+    if found:
+        return Text(f"✗ {LABEL_ERRORS_FILE} is missing from the run directory "
+                    f"({found:,} suspect rows were found when training ended)", style="red")
+    return Text("this run has no label check: it runs after a text classifier trains in one process "
+                "(not with several GPUs), and runs from before it have none", style="dim")
+
+
+def label_errors_bar(results: RunResults, table: LabelErrorsTable) -> Text:
+    """`42 of 3,600 training rows look mislabelled · given [all] · 42 listed · most suspicious first`."""
+    found, checked = results.label_check
+    kept = len(table.all_rows)
+    found = max(found or 0, kept)
+    bar = Text(no_wrap=True, overflow="ellipsis")
+    bar.append("⚑ ", style="bold yellow")
+    bar.append(f"{found:,}", style="bold")
+    bar.append(f" of {checked:,} training rows" if checked else " training rows")
+    bar.append(" look mislabelled · given ", style="")
+    bar.append(f"[{table.given_filter}]", style="bold reverse")
+    bar.append(f" · {len(table.rows_shown):,} listed", style="dim")
+    if found > kept:
+        bar.append(f" (the file keeps the first {kept:,})", style="dim")
+    bar.append(" · most suspicious first", style="dim")
     return bar
 
 
