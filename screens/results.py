@@ -28,12 +28,12 @@ from workbench.export import export_run
 from workbench.events import BaseEvent, EvalEvent, SamplesEvent, StartedEvent, StepEvent
 from workbench.history import RunHistory
 from workbench.label_errors import (
-    LABEL_ERRORS_FILE,
     LabelErrorRow,
     LabelErrorsUnreadable,
     default_export_path,
     export_label_errors,
     read_label_errors,
+    why_none,
 )
 from workbench.runinfo import PREDICTIONS_FILE, load_predictions
 from workbench.runstore import ACTIVE_STATES, RunDir, RunStatus
@@ -606,28 +606,19 @@ def _generations_bar(table: GenerationsTable) -> Text:
 
 
 def label_errors_note(results: RunResults) -> Text | None:
-    """Why the Label errors tab lists no rows: the file is unreadable, the task has no label
-    check, the run hasn't reached it, or it found none. None when there are rows to list."""
-    found, checked = results.label_check
+    """Why the Label errors tab lists no rows (`workbench.label_errors.why_none`), or that the
+    file is unreadable; None when there are rows to list."""
     if results.label_errors_problem:
         return Text(f"✗ {results.label_errors_problem}", style="red")
-    if results.label_errors:
+    found, checked = results.label_check
+    task = results.history.task or (results.config.task if results.config else None)
+    reason = why_none(results.label_errors, state=results.state, task=task, found=found, checked=checked)
+    if reason is None:
         return None
-    if results.token_task:
-        return Text("no label check for token classification: it looks for mislabelled rows of text classifiers", style="dim")
-    if results.label_errors == []:
-        of = f"{checked:,} training rows" if checked else "training rows"
-        return Text(f"✓ none found: the model agrees with the given label of the {of} it checked", style="green")
-    if results.state in ACTIVE_STATES:
-        return Text("the label check runs when training ends: this run is still going", style="dim")
-    if results.state in ("failed", "cancelled"):
-        return Text(f"the run {results.state} before its label check (it runs when training ends); "
-                    "resume it to finish", style="dim")
-    if found:
-        return Text(f"✗ {LABEL_ERRORS_FILE} is missing from the run directory "
-                    f"({found:,} suspect rows were found when training ended)", style="red")
-    return Text("this run has no label check: it runs after a text classifier trains in one process "
-                "(not with several GPUs), and runs from before it have none", style="dim")
+    kind, message = reason
+    if kind == "found_none":
+        return Text(f"✓ {message}", style="green")
+    return Text(f"✗ {message}", style="red") if kind == "missing" else Text(message, style="dim")
 
 
 def label_errors_bar(results: RunResults, table: LabelErrorsTable) -> Text:

@@ -119,6 +119,29 @@ def label_errors_csv(rows: Iterable[LabelErrorRow]) -> str:
     return out.getvalue()
 
 
+def why_none(rows: list[LabelErrorRow] | None, *, state: str, task: str | None,
+             found: int | None, checked: int | None) -> tuple[str, str] | None:
+    """Why a run lists no label errors, as `(kind, message)`: `found_none` (the check ran and
+    agreed with every label), `missing` (the check found rows but the file is gone) or `no_check`
+    (the task has none, the run hasn't reached it, or it never ran). None when there are `rows`.
+    `found`/`checked` are the `finished` event's `label_errors`/`label_rows_checked`."""
+    if rows:
+        return None
+    if task == "token-classification" or task == "text-generation":
+        return "no_check", f"no label check for {task.replace('-', ' ')}: it looks for mislabelled rows of text classifiers"
+    if rows is not None:
+        of = f"{checked:,} training rows" if checked else "training rows"
+        return "found_none", f"none found: the model agrees with the given label of the {of} it checked"
+    if state in ("starting", "running"):
+        return "no_check", "the label check runs when training ends: this run is still going"
+    if state in ("failed", "cancelled"):
+        return "no_check", f"the run {state} before its label check (it runs when training ends); resume it to finish"
+    if found:
+        return "missing", f"{LABEL_ERRORS_FILE} is missing from the run directory ({found:,} suspect rows were found when training ended)"
+    return "no_check", ("this run has no label check: it runs after a text classifier trains in one process "
+                        "(not with several GPUs), and runs from before it have none")
+
+
 def default_export_path(run_dir: Path) -> Path:
     """`exports/<run-id>-label-errors.csv` beside the runs directory the run lives in (where an
     exported model goes too)."""

@@ -15,6 +15,7 @@ from workbench.label_errors import (
     default_export_path,
     export_label_errors,
     read_label_errors,
+    why_none,
 )
 from workbench.trainer import label_check
 
@@ -113,3 +114,23 @@ def test_an_export_reads_back_the_same_and_never_replaces_silently(tmp_path: Pat
     with pytest.raises(WorkbenchError, match="is a folder"):
         export_label_errors(rows, exported)
     assert sorted(p.name for p in target.parent.iterdir()) == ["2026-11-28_101200_fake-label-errors.csv", "copy"]  # no temp file left
+
+
+ROW = LabelErrorRow(row=1, text="a", given="x", suggested="y", given_prob=0.1, suggested_prob=0.9)
+
+
+@pytest.mark.parametrize(("rows", "state", "task", "found", "checked", "kind", "says"), [
+    ([ROW], "finished", "text-classification", 1, 80, None, None),
+    ([], "finished", "text-classification", 0, 80, "found_none", "agrees with the given label of the 80 training rows"),
+    (None, "running", "text-classification", None, None, "no_check", "this run is still going"),
+    (None, "cancelled", "text-classification", None, None, "no_check", "the run cancelled before its label check"),
+    (None, "finished", "token-classification", None, None, "no_check", "no label check for token classification"),
+    (None, "finished", "text-classification", 12, 80, "missing", "label_errors.csv is missing from the run directory (12 suspect"),
+    (None, "finished", "text-classification", None, None, "no_check", "this run has no label check"),
+])
+def test_why_a_run_lists_no_label_errors(rows, state, task, found, checked, kind, says) -> None:
+    reason = why_none(rows, state=state, task=task, found=found, checked=checked)
+    if kind is None:
+        assert reason is None
+    else:
+        assert reason[0] == kind and says in reason[1]
