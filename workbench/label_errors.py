@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from .errors import RunError
 from .fsutil import atomic_write_text
@@ -140,6 +140,27 @@ def why_none(rows: list[LabelErrorRow] | None, *, state: str, task: str | None,
         return "missing", f"{LABEL_ERRORS_FILE} is missing from the run directory ({found:,} suspect rows were found when training ended)"
     return "no_check", ("this run has no label check: it runs after a text classifier trains in one process "
                         "(not with several GPUs), and runs from before it have none")
+
+
+def label_errors_report(run: Any) -> dict[str, Any]:
+    """A run's label errors for `tlwb show RUN --label-errors` (`run`: a `runstore.RunDir`): the
+    file, how many suspects the check found of how many rows, every row kept, most suspicious
+    first, and `none` (`{kind, message}` from `why_none`) when there are no rows. A malformed file
+    raises `LabelErrorsUnreadable`."""
+    rows = read_label_errors(run.path)
+    history = run.history()
+    ended = history.ended
+    found, checked = getattr(ended, "label_errors", None), getattr(ended, "label_rows_checked", None)
+    task = history.task or run.config_task()
+    reason = why_none(rows, state=run.status().state, task=task, found=found, checked=checked)
+    return {
+        "run": run.id,
+        "path": str(label_errors_path(run.path)),
+        "found": max(found or 0, len(rows or [])),
+        "checked": checked,
+        "rows": [asdict(row) for row in rows or []],
+        "none": None if reason is None else {"kind": reason[0], "message": reason[1]},
+    }
 
 
 def default_export_path(run_dir: Path) -> Path:

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from tests.core.tiny_runs import hooks_env, tlwb
+from tests.fakes import FakeRun
 from workbench.errors import WorkbenchError
 from workbench.label_errors import (
     LABEL_ERRORS_FILE,
@@ -134,3 +137,45 @@ def test_why_a_run_lists_no_label_errors(rows, state, task, found, checked, kind
         assert reason is None
     else:
         assert reason[0] == kind and says in reason[1]
+
+
+# -- tlwb show RUN --label-errors -------------------------------------------------------------------
+def fake_run(runs_dir: Path, run_id: str, issues: list[dict] | None, checked: int | None) -> FakeRun:
+    """A finished fake run whose label check found `issues` of `checked` rows (None: it had none)."""
+    fake = FakeRun(runs_dir, run_id)
+    fake.started()
+    fake.eval(100, accuracy=0.8)
+    if issues is not None:
+        (fake.run.path / LABEL_ERRORS_FILE).write_text(label_check._csv(issues, RawRows(training_rows()), NAMES), encoding="utf-8")
+    fake.writer.emit("finished", time=fake.started_at + 60, metrics={"accuracy": 0.8}, duration_s=60.0, step=100,
+                     label_errors=None if issues is None else len(issues), label_rows_checked=checked)
+    fake.run.write_status(state="finished", ended_at=fake.started_at + 60)
+    return fake
+
+
+def test_show_label_errors_prints_the_suspects_or_why_there_are_none(runs_dir: Path) -> None:
+    fake_run(runs_dir, "2026-11-28_101200_suspects", ISSUES, 10)
+    fake_run(runs_dir, "2026-11-28_111200_clean", [], 10)
+    fake_run(runs_dir, "2026-11-28_121200_unchecked", None, None)
+    env = {**hooks_env(), "COLUMNS": "80"}
+    shown = tlwb("show", "suspects", "--label-errors", "--runs-dir", str(runs_dir), env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("⚑ 2 of 10 training rows look mislabelled, most suspicious first:")
+    assert lines[1].split() == ["row", "given", "model", "says", "conf", "text"]
+    assert lines[2].split()[:5] == ["7", "positive", "negative", "0.97", "review"]  # the most suspicious first
+    assert lines[3].split() == ["2", "negative", "positive", "0.90", "review", "2"]
+    assert all(len(line) <= 80 for line in lines[1:])
+    as_json = json.loads(tlwb("show", "suspects", "--label-errors", "--json", "--runs-dir", str(runs_dir), env=env).stdout)
+    assert (as_json["found"], as_json["checked"], as_json["none"]) == (2, 10, None)
+    assert [row["row"] for row in as_json["rows"]] == [7, 2] and as_json["rows"][0]["given_prob"] == 0.0312
+
+    clean = tlwb("show", "clean", "--label-errors", "--runs-dir", str(runs_dir), env=env)
+    assert clean.returncode == 0 and "✓ none found" in clean.stdout
+    unchecked = tlwb("show", "unchecked", "--label-errors", "--runs-dir", str(runs_dir), env=env)
+    assert unchecked.returncode == 2 and unchecked.stdout == "" and "Traceback" not in unchecked.stderr
+    error, hint = unchecked.stderr.strip().splitlines()
+    assert error.startswith("error: this run has no label check") and hint.strip().startswith("hint: tlwb show 2026-11-28_121200_unchecked")
+    (runs_dir / "2026-11-28_101200_suspects" / LABEL_ERRORS_FILE).write_text("row,text\n1,a\n")
+    broken = tlwb("show", "suspects", "--label-errors", "--runs-dir", str(runs_dir), env=env)
+    assert broken.returncode == 2 and "has no given, suggested, given_prob, suggested_prob columns" in broken.stderr

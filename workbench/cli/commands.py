@@ -418,10 +418,20 @@ def runs(runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
 
 
 @command()
-def show(run: Annotated[str, typer.Argument(help="Run id or directory.")], runs_dir: RunsDirOption = None, as_json: JsonOption = False) -> None:
+def show(
+    run: Annotated[str, typer.Argument(help="Run id or directory.")],
+    runs_dir: RunsDirOption = None,
+    as_json: JsonOption = False,
+    label_errors: Annotated[bool, typer.Option("--label-errors", help="Only the training rows that look mislabelled, most suspicious first.")] = False,
+) -> None:
     """Everything about one run: config, status, last metrics."""
     from ..runinfo import run_details
 
+    if label_errors:
+        from .report import show_label_errors
+
+        show_label_errors(console, _resolve(run, runs_dir), as_json=as_json)
+        return
     payload = run_details(_resolve(run, runs_dir))
     if as_json:
         print(json.dumps(payload, default=str))

@@ -189,3 +189,48 @@ def print_diagnostics(console: Console, diagnostics: list[dict[str, str]]) -> No
     for diagnostic in diagnostics:
         console.print(f"[yellow]{DIAGNOSIS_MARK} {diagnostic['kind']}:[/] {escape(diagnostic['message'])}", soft_wrap=True)
         console.print(f"  [dim]hint:[/] {escape(diagnostic['hint'])}", soft_wrap=True)
+
+
+#: Rows `tlwb show RUN --label-errors` prints (--json gives every row the file keeps).
+LABEL_ERRORS_SHOWN = 20
+#: Labels are cut to this many characters there.
+LABEL_CHARS = 12
+
+
+def show_label_errors(console: Console, run: Any, *, as_json: bool = False) -> None:
+    """`tlwb show RUN --label-errors`: the suspect rows, most suspicious first; a run with no label
+    check (or a lost file) is an error with a hint, one whose check found none says so."""
+    import json
+
+    from ..errors import RunError
+    from ..label_errors import label_errors_report
+
+    report = label_errors_report(run)
+    none = report["none"]
+    if none is not None and none["kind"] != "found_none":
+        hint = ("train the run again to check its labels again" if none["kind"] == "missing"
+                else f"tlwb show {run.id} says how the run went; the check runs when a text classifier finishes training")
+        raise RunError(none["message"], hint)
+    if as_json:
+        print(json.dumps(report))
+        return
+    if none is not None:
+        console.print(f"[green]✓[/] {escape(none['message'])}")
+        return
+    rows, of = report["rows"], f" of {report['checked']:,}" if report["checked"] else ""
+    console.print(f"[yellow]⚑[/] {report['found']:,}{of} training rows look mislabelled, most suspicious first: {escape(report['path'])}",
+                  soft_wrap=True)
+    shown = rows[:LABEL_ERRORS_SHOWN]
+    label_width = min(LABEL_CHARS, max([len("model says")] + [len(row[key]) for row in shown for key in ("given", "suggested")]))
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)  # the text takes what the rest leave
+    table.add_column("row", justify="right", width=max([3] + [len(f"{row['row']:,}") for row in shown]))
+    for title in ("given", "model says"):
+        table.add_column(title, no_wrap=True, overflow="ellipsis", width=label_width)
+    table.add_column("conf", justify="right", width=4)
+    table.add_column("text", no_wrap=True, overflow="ellipsis", ratio=1)
+    for row in shown:
+        text = " ".join(f"{row['text']} {row.get('text_pair') or ''}".split())
+        table.add_row(f"{row['row']:,}", escape(row["given"]), escape(row["suggested"]), f"{row['suggested_prob']:.2f}", escape(text))
+    console.print(table)
+    if len(rows) > LABEL_ERRORS_SHOWN:
+        console.print(f"[dim]… {len(rows) - LABEL_ERRORS_SHOWN:,} more in the file (--json lists them all)[/]")
