@@ -169,7 +169,8 @@ def check_label_errors(issues: Sequence[dict[str, Any]] | int, train_size: int) 
     return [Diagnostic(
         "label_errors",
         f"{count} of {train_size} training rows look mislabelled (the model confidently predicts another label)",
-        "review them, most suspicious first, in label_errors.csv in the run directory, and fix the data",
+        "review them, most suspicious first (Results' Label errors tab, tlwb show RUN --label-errors, "
+        "or label_errors.csv in the run directory), and fix the data",
     )]
 
 
