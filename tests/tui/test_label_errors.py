@@ -17,6 +17,7 @@ from screens.widgets.label_errors_export import LabelErrorsExportDialog
 from screens.widgets.label_errors_table import LabelErrorsTable
 from tests.fakes import FakeRun, ner_config
 from tests.tui.harness import wait_for, wait_for_screen
+from tests.tui.test_snapshots_setup_results import _results_read, quiet_world  # noqa: F401 (fixture)
 from tests.tui.test_setup import shown
 from workbench.label_errors import LABEL_ERRORS_FILE, default_export_path, parse_label_errors
 from workbench.trainer.label_check import _csv as label_check_csv
@@ -92,7 +93,8 @@ async def test_suspects_are_listed_most_suspicious_first_filtered_and_exported(r
     async with WorkbenchApp(runs_dir).run_test(size=(80, 24)) as pilot:
         screen = await open_label_errors(pilot, fake)
         table = screen.query_one(LabelErrorsTable)
-        assert screen.focused is table and table.display
+        await wait_for(pilot, lambda: screen.focused is table, what="the focus on the rows")
+        assert table.display
         assert listed(table) == [3, 11, 20, 42]
         first = [str(cell) for cell in table.get_row_at(0)]
         assert first[:5] == ["⚑", "3", "negative", "positive", "0.98"]
@@ -194,9 +196,24 @@ async def test_an_empty_tab_says_why(runs_dir: Path, make_run, says: str) -> Non
         assert empty.display and not screen.query_one(LabelErrorsTable).display
         assert says in shown(empty)
         assert empty.region.right <= 80
-        assert isinstance(screen.focused, Tabs)  # nothing to focus in the pane: the keys still work
+        # nothing to focus in the pane: the tabs take it, and the keys still work
+        await wait_for(pilot, lambda: isinstance(screen.focused, Tabs), what="the focus on the tabs")
         assert "x" not in footer_keys(screen)
         await pilot.press("x")
         assert screen.app.screen is screen  # no dialog for nothing
         await pilot.press("1")
         assert screen.query_one(TabbedContent).active == "metrics"
+
+
+@pytest.mark.parametrize("size", [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")])
+def test_snapshot_of_the_label_errors_tab(snap_compare, quiet_world: Path, size) -> None:
+    """The tab filtered to one given label, at the smallest and a roomy terminal."""
+    fake = checked_run(Path("runs"))
+
+    async def filtered(pilot) -> None:
+        await _results_read(pilot)
+        await pilot.press("5", "f")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(LabelErrorsTable).given_filter == "negative")
+        await pilot.pause()
+
+    assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=size, run_before=filtered)
