@@ -166,7 +166,7 @@ def test_two_processes_write_one_coherent_run(two_process_config, runs_dir: Path
 
     run, launcher = launch(two_process_config, runs_dir)
     assert wait(run, process=launcher, timeout_s=400)["type"] == "finished", run.log_path.read_text()[-3000:]
-    assert launcher.wait(timeout=60) == 0
+    assert launcher.wait(timeout=60) == 0, run.log_path.read_text()[-3000:]
     events = run.events()
     counts = types_of(run)
     assert counts["started"] == 1 and counts["finished"] == 1 and counts["failed"] == 0

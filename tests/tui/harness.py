@@ -12,6 +12,7 @@ from typing import Callable, TypeVar
 import pytest
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 
 from workbench import runner
 from workbench.runstore import RunDir
@@ -59,9 +60,16 @@ def sent(messages: list[Message], kind: type[M]) -> list[M]:
 
 
 async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 60.0):
-    """The app's current screen once it is of type `kind` and mounted (its widgets composed)."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted, timeout,
-                   what=f"the {kind.__name__}")
+    """The app's current screen once it is of type `kind` and mounted (its widgets composed); a modal
+    dialog also once it has focused its answer, so a key pressed next starts from that answer."""
+
+    def ready() -> bool:
+        screen = pilot.app.screen
+        if not (isinstance(screen, kind) and screen.is_mounted):
+            return False
+        return not isinstance(screen, ModalScreen) or screen.focused is not None
+
+    await wait_for(pilot, ready, timeout, what=f"the {kind.__name__}")
     return pilot.app.screen
 
 
