@@ -10,6 +10,11 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One CPU thread per test process (the pytest workers and every training process they start):
+# torch's default of one thread per core, in two workers on two cores, oversubscribes the
+# machine and its spinning threads slow the whole suite about twofold.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
@@ -31,6 +36,28 @@ def pytest_configure(config: pytest.Config) -> None:
         import tempfile
 
         config.option.basetemp = tempfile.mkdtemp(prefix="tlwb-pytest-")
+
+
+#: What a `slow` test is taken to cost when its marker doesn't say (`@pytest.mark.slow(seconds=…)`).
+SLOW_TEST_SECONDS = 30
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the longest test files first.
+
+    The suite runs with `--dist loadfile --no-loadscope-reorder`: each file goes whole to one
+    worker (its module fixtures are built once) in the order collected. Files holding `slow`
+    tests come first, the costliest first, so a long real-model test never starts last and holds
+    up the end of the run while the other workers sit idle."""
+
+    def slow_seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("slow")
+        return 0.0 if marker is None else float(marker.kwargs.get("seconds", SLOW_TEST_SECONDS))
+
+    cost: dict[str, float] = {}
+    for item in items:
+        cost[item.nodeid.split("::")[0]] = cost.get(item.nodeid.split("::")[0], 0.0) + slow_seconds(item)
+    items.sort(key=lambda item: -cost[item.nodeid.split("::")[0]])  # stable: the order within a file stays
 
 
 @pytest.fixture(scope="session")

@@ -142,7 +142,7 @@ def test_lora_and_head_train_and_reload(method: str, tmp_path: Path) -> None:
     assert all(result["text"][e["start"]:e["end"]] == e["text"] for e in result["entities"])
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=90)
 def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path) -> None:
     """The packaged MiniLM, fully fine-tuned on 1,000 CoNLL-2003 training sentences for one
     epoch, scored on 300 validation sentences it never saw (F1 0.73 on 500 when written; about a

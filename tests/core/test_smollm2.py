@@ -45,7 +45,7 @@ def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ["TLWB_CACHE_DIR"] = previous
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_the_packaged_gguf_converts_once_into_a_folder_that_loads_and_generates(smollm2_cache: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -141,7 +141,7 @@ def untrained_score(config: RunConfig, data: Path) -> dict[str, Any]:
     return task.score(model.eval(), tokenizer, config, str(data), [], 16).metrics
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=240)
 def test_lora_on_sst2_chat_rows_beats_the_untrained_model_on_a_disjoint_slice(smollm2_cache: Path, tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", sst2_chat_rows(0, TRAIN_ROWS))
     disjoint = write_jsonl(tmp_path / "disjoint.jsonl", sst2_chat_rows(20_000, EVAL_ROWS))

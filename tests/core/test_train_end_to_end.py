@@ -109,7 +109,7 @@ def test_help_is_instant_and_imports_no_ml_library() -> None:
     assert tlwb("--help").returncode == 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=80)
 def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: Path) -> None:
     """The packaged all-MiniLM-L6-v2 + LoRA on 500 SST-2 rows, scored on a disjoint slice."""
     lines = (shared_data / "sst2" / "train.tsv").read_text().splitlines()

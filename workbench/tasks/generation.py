@@ -157,7 +157,7 @@ class TextGeneration:
 
 
 def conversations(dataset: Any, layout: chat.ChatLayout) -> list[Any]:
-    return [chat.to_conversation(row, layout, i) for i, row in enumerate(dataset)]
+    return [chat.to_conversation(row, layout, i) for i, row in enumerate(dataset.to_list())]  # to_list: one arrow conversion, not a decode per row
 
 
 def tokenised(encoded: Sequence[chat.Encoded]) -> Any:

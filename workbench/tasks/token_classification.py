@@ -107,7 +107,7 @@ def read_tagged(dataset: Any, data: DataConfig, source: str) -> tuple[list[list[
     """(words, tags as strings, the names integer tags were given by or None, columns)."""
     tokens_column, tags_column = detect_columns(dataset, data)
     names = _tag_names(dataset, tags_column, data)
-    words_rows, tag_rows = dataset[tokens_column], dataset[tags_column]
+    words_rows, tag_rows = dataset[tokens_column][:], dataset[tags_column][:]
     words_out: list[list[str]] = []
     tags_out: list[list[str]] = []
     for row, (words, tags) in enumerate(zip(words_rows, tag_rows), start=1):

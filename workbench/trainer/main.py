@@ -39,15 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     if lock is None:
         return 2
     run.reserve_space()  # given up to write the run's end when the disk is full (see failures.fail)
-    while True:
-        outcome = attempt(run, resume=resume)
-        if outcome is not None:
-            run.release_reserve()  # the run has written its end
-            return outcome
-        # Out of memory with auto_batch: the failed attempt's frames are gone once `attempt`
-        # returned, so its tensors can be freed before the next one.
-        release_memory()
-        resume = run.latest_checkpoint() is not None
+    try:
+        while True:
+            outcome = attempt(run, resume=resume)
+            if outcome is not None:
+                run.release_reserve()  # the run has written its end
+                return outcome
+            # Out of memory with auto_batch: the failed attempt's frames are gone once `attempt`
+            # returned, so its tensors can be freed before the next one.
+            release_memory()
+            resume = run.latest_checkpoint() is not None
+    finally:
+        ranks.shut_down()
 
 
 def hold_run_lock(run: RunDir) -> RunLock | bool | None:

@@ -93,6 +93,22 @@ def event_writer(run: RunDir) -> EventWriter:
     return EventWriter(run.events_path) if is_main_process() else SilentEventWriter(run.events_path)
 
 
+def shut_down() -> None:
+    """Destroy the process group, if this rank joined one, before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's worker threads may still hold tensors whose release needs
+    the GIL that is being torn down: the rank aborts after its run has finished, and torchrun
+    reports the whole launch as failed (exit code 1)."""
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return
+    try:
+        dist.destroy_process_group()
+    except Exception as err:  # a peer already gone: nothing is left to tidy
+        print(f"tlwb: process group shut down with an error: {err}", file=sys.stderr)
+
 
 def any_rank(flag: bool) -> bool:
     """True on every rank when `flag` is true on any rank (a collective: all ranks must call it)."""
