@@ -2,7 +2,7 @@
 
 (a) It is converted once into a model folder in tlwb's cache (a fresh cache dir per test
 session) that loads with plain transformers and answers sensibly; (b) the issue's end to end:
-LoRA on 200 SST-2 reviews turned into chat rows, then `tlwb eval RUN --data` on a disjoint
+LoRA on 160 SST-2 reviews turned into chat rows, then `tlwb eval RUN --data` on a disjoint
 slice scores an exact match clearly above the untrained model's, scored by the same code.
 """
 
@@ -23,7 +23,9 @@ from workbench.presets import config_to_toml
 from workbench.runstore import RunDir
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-TRAIN_ROWS, EVAL_ROWS = 200, 40
+#: 160 rows are 20 steps of 8: the loss has flattened (≈0.1) by step 10, and exact match on the
+#: disjoint slice is ≈0.8 against the untrained model's ≈0; 200 rows cost a minute more for nothing.
+TRAIN_ROWS, EVAL_ROWS = 160, 32
 
 
 @pytest.fixture(scope="session")

@@ -111,14 +111,15 @@ def test_help_is_instant_and_imports_no_ml_library() -> None:
 
 @pytest.mark.slow(seconds=80)
 def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: Path) -> None:
-    """The packaged all-MiniLM-L6-v2 + LoRA on 500 SST-2 rows, scored on a disjoint slice."""
+    """The packaged all-MiniLM-L6-v2 + LoRA on 300 SST-2 rows (3 epochs), scored on a disjoint slice
+    of 400 (0.78 when written)."""
     lines = (shared_data / "sst2" / "train.tsv").read_text().splitlines()
     header, rows = lines[0], lines[1:]
-    (tmp_path / "train.tsv").write_text("\n".join([header, *rows[:500]]) + "\n")
+    (tmp_path / "train.tsv").write_text("\n".join([header, *rows[:300]]) + "\n")
     (tmp_path / "held.tsv").write_text("\n".join([header, *rows[60_000:60_400]]) + "\n")
     result = tlwb("train", "quickstart", "--runs-dir", str(tmp_path / "runs"),
                   "--set", f"data.train={tmp_path / 'train.tsv'}", "--set", "data.validation_split=0.1",
-                  "--set", "training.epochs=3", "--set", "training.learning_rate=2e-3", "--set", "training.max_length=48",
+                  "--set", "training.epochs=3", "--set", "training.learning_rate=3e-3", "--set", "training.max_length=48",
                   "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     run_path = json.loads(result.stdout.splitlines()[-1])["path"]
