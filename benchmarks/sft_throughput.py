@@ -84,7 +84,8 @@ model = AutoModelForCausalLM.from_pretrained(a["model"])
 args = SFTConfig(output_dir=a["out"], num_train_epochs=a["epochs"], per_device_train_batch_size=a["batch_size"],
                  learning_rate=a["learning_rate"], max_length=a["max_length"], seed=a["seed"], warmup_steps=0, weight_decay=0.0,
                  eval_strategy="no", save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=10,
-                 gradient_checkpointing=False, use_cpu=a["cpu"], dataloader_num_workers=0)
+                 gradient_checkpointing=False, use_cpu=a["cpu"], dataloader_num_workers=0,
+                 bf16=a["bf16"])  # SFTConfig defaults to bf16 autocast, ~10x slower on a CPU without bf16 units
 lora = LoraConfig(task_type="CAUSAL_LM", r=a["r"], lora_alpha=a["alpha"], lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
 trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=lora)
 out = trainer.train()
@@ -99,7 +100,9 @@ def run_trl(side: str, data: dict[str, Path], work: Path, seed: int, args: argpa
     out = work / "trl"
     settings = {"model": args.folder, "train": str(data["train"]), "out": str(out), "epochs": args.epochs, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate, "max_length": args.max_length, "seed": seed, "r": args.r, "alpha": args.alpha,
-                "cpu": not torch.cuda.is_available()}
+                "cpu": not torch.cuda.is_available(),
+                # the precision tlwb's `training.precision = "auto"` picks: bf16 where the GPU has it, else fp32
+                "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported()}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PLAIN_TRL, json.dumps(settings)], capture_output=True, text=True)
     wall = time.perf_counter() - started
