@@ -9,7 +9,10 @@ nothing. The variable holds comma-separated `name=value` settings:
   per-device batch is above ``oom_above_batch`` (default 0: always), as a real OOM would stop
   once the batch is small enough.
 - ``kill_at_step=N``: SIGKILL the training process at the end of step N.
-- ``step_delay_s=S``: sleep S seconds after each step (a slow run, for tests of a run "mid-way").
+- ``step_delay_s=S``: sleep S seconds after each step (a slow run).
+- ``hold_at_step=N``: at the end of step N, wait until the file named by `TLWB_FAULTS_RELEASE`
+  exists or the run is cancelled: a run held "mid-way" for exactly as long as a test needs it,
+  however slow the machine (no sleep racing the run's end).
 - ``crash_rank=K``: in a multi-process run, rank K raises at the end of its first step.
 - ``disk_full_on_save=1``: saving the trained model fails with ENOSPC.
 - ``kill_after_finished=1``: SIGKILL the training process right after it wrote its `finished`
@@ -24,9 +27,15 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 ENV = "TLWB_FAULTS"
-KNOWN = frozenset({"oom_at_step", "oom_above_batch", "kill_at_step", "step_delay_s", "crash_rank", "disk_full_on_save", "kill_after_finished"})
+#: The file whose existence releases a run held by ``hold_at_step``.
+RELEASE_ENV = "TLWB_FAULTS_RELEASE"
+KNOWN = frozenset({
+    "oom_at_step", "oom_above_batch", "kill_at_step", "step_delay_s", "hold_at_step", "crash_rank", "disk_full_on_save",
+    "kill_after_finished",
+})
 
 
 def spec(**settings: object) -> str:
@@ -53,7 +62,7 @@ def active() -> dict[str, float]:
     return _settings(raw) if raw else {}
 
 
-def step_end(step: int, batch_size: int, rank: int = 0) -> None:
+def step_end(step: int, batch_size: int, rank: int = 0, cancelled: Callable[[], bool] = lambda: False) -> None:
     settings = active()
     if not settings:
         return
@@ -73,6 +82,16 @@ def step_end(step: int, batch_size: int, rank: int = 0) -> None:
         import time
 
         time.sleep(settings["step_delay_s"])
+    if settings.get("hold_at_step") and step == int(settings["hold_at_step"]):
+        _hold(cancelled)
+
+
+def _hold(cancelled: Callable[[], bool]) -> None:
+    import time
+
+    release = Path(os.environ.get(RELEASE_ENV, "") or "/nonexistent/tlwb-release")
+    while not release.exists() and not cancelled():
+        time.sleep(0.05)
 
 
 def save_model(path: Path) -> None:

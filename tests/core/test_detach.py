@@ -17,6 +17,7 @@ import pytest
 from tests.core.tiny_runs import (
     TINY_STEPS,
     TLWB,
+    Hold,
     PtyCommand,
     events_of,
     hooks_env,
@@ -37,6 +38,14 @@ def preset(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> Path:
     return write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
 
 
+#: The step runs are held at (`tiny_runs.Hold`): after the first checkpoint (step 4), before the end (18).
+HELD_AT = 5
+
+
+def last_step(run: RunDir) -> int:
+    return max((e["step"] for e in events_of(run, "step")), default=0)
+
+
 def _process(run: RunDir) -> tuple[int, float]:
     status = run.read_status()
     return status["pid"], status["pid_start"]
@@ -44,20 +53,20 @@ def _process(run: RunDir) -> tuple[int, float]:
 
 def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    slow = hooks_env(step_delay_s=0.5)
+    held = Hold(tmp_path, at_step=12, step_delay_s=0.3)  # steps go on after the hang-up, but the run can't end before the cancel
 
     # `train --detach` returns at once, with the run id, while the run is still going.
-    run = start_detached(preset, runs_dir, slow)
+    run = start_detached(preset, runs_dir, held.env)
     assert run.status()["state"] in {"starting", "running"}
 
     # `attach` in a terminal shows the history and follows; closing the terminal kills only attach.
-    attached = PtyCommand([*TLWB, "attach", run.id, "--runs-dir", str(runs_dir)], slow)
+    attached = PtyCommand([*TLWB, "attach", run.id, "--runs-dir", str(runs_dir)], hooks_env())
     screen = attached.read_until("checkpoint saved at step 4")
     assert "BertForSequenceClassification" in screen  # the `started` event, from the history
     pid, pid_start = _process(run)
     assert attached.hang_up() == -signal.SIGHUP
-    steps_at_hangup = max(e["step"] for e in events_of(run, "step"))
-    wait_for(lambda: max(e["step"] for e in events_of(run, "step")) > steps_at_hangup, 120, what="more steps after SIGHUP")
+    steps_at_hangup = last_step(run)
+    wait_for(lambda: last_step(run) > steps_at_hangup or last_step(run) == 12, 120, what="more steps after SIGHUP")
     assert process_alive(pid, pid_start)
 
     # Cancel: a checkpoint, then `cancelled`.
@@ -79,11 +88,13 @@ def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path)
 
 def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(step_delay_s=0.3))
+    held = Hold(tmp_path, at_step=HELD_AT)
+    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], held.env)
     terminal.read_until("checkpoint saved at step 4")
     (run_path,) = runs_dir.iterdir()
     run = RunDir(run_path)
     assert terminal.hang_up() == -signal.SIGHUP  # the CLI died with its terminal ...
+    held.release()
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]  # ... the run did not
     assert events_of(run, "finished")[0]["step"] == TINY_STEPS
@@ -91,8 +102,8 @@ def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: 
 
 def test_ctrl_c_in_the_foreground_cancels_with_a_checkpoint(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], hooks_env(step_delay_s=0.3))
-    terminal.read_until("checkpoint saved at step 4")
+    terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], Hold(tmp_path, HELD_AT).env)
+    terminal.read_until("checkpoint saved at step 4")  # held at step 5 until the cancel
     os.write(terminal.master, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group, the CLI only
     screen = terminal.read_until("cancelled at step")
     assert terminal.process.wait(timeout=120) == 1
@@ -106,12 +117,14 @@ def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: 
     if not (REPO_ROOT / "screens" / "app.py").is_file():
         pytest.fail("screens/app.py is missing: the TUI is part of the workbench")
     runs_dir = tmp_path / "runs"
-    run = start_detached(preset, runs_dir, hooks_env(step_delay_s=0.3), "--no-preflight")
+    held = Hold(tmp_path, at_step=HELD_AT)
+    run = start_detached(preset, runs_dir, held.env, "--no-preflight")
     wait_for_event(run, "started")
     pid, pid_start = _process(run)
     tui = PtyCommand([*TLWB, "--runs-dir", str(runs_dir), "--run", run.id], hooks_env(), size=(120, 40))
     tui.read_until(run.id, timeout=120)  # the app drew the run's screen
     tui.hang_up()  # returns once the TUI process is gone
     assert process_alive(pid, pid_start)
+    held.release()
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]

@@ -199,7 +199,7 @@ def test_a_crash_on_rank_one_is_the_runs_failure(two_process_config, runs_dir: P
 
 
 def test_cancel_stops_every_rank_at_the_same_step(two_process_config, runs_dir: Path) -> None:
-    env = dict(os.environ, TLWB_FAULTS="step_delay_s=1")
+    env = dict(os.environ, TLWB_FAULTS="hold_at_step=3")  # every rank held after the step-2 event, until the cancel
     run, launcher = launch(two_process_config, runs_dir, env=env)
     deadline = time.monotonic() + 300
     while not any(e["type"] == "step" for e in run.events()):

@@ -21,6 +21,7 @@ import pytest
 
 from tests.core.tiny_runs import (
     TINY_STEPS,
+    Hold,
     events_of,
     hooks_env,
     start_detached,
@@ -238,9 +239,11 @@ def test_a_kill_after_the_finished_event_reads_as_finished(preset: Path, tmp_pat
 
 def test_a_deleted_events_file_is_recreated_and_the_end_not_lost(preset: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
-    run = start_detached(preset, runs_dir, hooks_env(step_delay_s=0.3), "--no-preflight")
+    held = Hold(tmp_path, at_step=3)
+    run = start_detached(preset, runs_dir, held.env, "--no-preflight")
     wait_for_event(run, "step")
     run.events_path.unlink()  # a careless clean-up while the run trains
+    held.release()
     assert wait_until_ended(run)["state"] == "finished", run.log_path.read_text()[-3000:]
     kinds = [e["type"] for e in run.events()]
     assert "started" not in kinds and kinds[-1] == "finished"  # written to a new events.jsonl
@@ -287,9 +290,11 @@ def disk_full_runs(request: pytest.FixtureRequest, tiny_setup: dict) -> Iterator
     mount_tmpfs(disk, "30m")
     try:
         runs_dir = disk / "runs"
-        full = start_detached(tiny_setup["preset"], runs_dir, hooks_env(step_delay_s=0.5), "--no-preflight")
+        held = Hold(tiny_setup["folder"], at_step=5)  # until the disk is filled
+        full = start_detached(tiny_setup["preset"], runs_dir, held.env, "--no-preflight")
         wait_for_event(full, "checkpoint", step=4)
         filler = fill(disk, leave=DISK_FULL_AT[request.param])  # the next checkpoint (step 8) can't be written
+        held.release()
         ended = wait_until_ended(full)
         result = {"whole": tiny_setup["whole"], "full": full, "runs_dir": runs_dir, "ended": ended, "runs": runs_json(runs_dir),
                   "log": full.log_path.read_text(), "free_after_failure": shutil.disk_usage(disk).free,

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.core.tiny_runs import hooks_env, start_detached, tlwb, wait_for, wait_for_event, wait_until_ended, write_tiny_preset
+from tests.core.tiny_runs import Hold, hooks_env, start_detached, tlwb, wait_for, wait_for_event, wait_until_ended, write_tiny_preset
 from workbench.presets import load_config
 from workbench.runner import create_run
 from tests.fakes import FakeRun
@@ -86,7 +86,7 @@ def test_kill_9_of_a_real_training_process_shows_failed_with_the_last_event_time
     tiny_model_dir: Path, tiny_csv: Path, runs_dir: Path, tmp_path: Path
 ) -> None:
     preset = write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
-    run = start_detached(preset, runs_dir, hooks_env(step_delay_s=1), "--no-preflight")
+    run = start_detached(preset, runs_dir, Hold(tmp_path, at_step=3).env, "--no-preflight")  # held (after the step-2 event) until killed
     wait_for_event(run, "step")
     pid = run.read_status()["pid"]
     assert run.status()["state"] == "running"
@@ -155,7 +155,7 @@ def test_a_live_run_with_a_garbled_status_is_running_refuses_resume_and_a_second
     tiny_model_dir: Path, tiny_csv: Path, runs_dir: Path, tmp_path: Path
 ) -> None:
     preset = write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
-    run = start_detached(preset, runs_dir, hooks_env(step_delay_s=0.5), "--no-preflight")
+    run = start_detached(preset, runs_dir, Hold(tmp_path, at_step=5).env, "--no-preflight")  # held until the cancel
     wait_for_event(run, "checkpoint")  # training, with a checkpoint a resume could start from
     run.status_path.write_text('{"state": "fail')  # garbled mid-write
     listed = json.loads(tlwb("runs", "--runs-dir", str(runs_dir), "--json").stdout)

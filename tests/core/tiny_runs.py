@@ -15,6 +15,7 @@ import subprocess
 import sys
 import termios
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,6 +44,19 @@ def hooks_env(**hooks: Any) -> dict[str, str]:
     if hooks:
         env[faults.ENV] = faults.spec(**hooks)
     return env
+
+
+class Hold:
+    """A run held at the end of step `at_step` (`faults` `hold_at_step`) until `release()` or a
+    cancel: "mid-way" for exactly as long as the test needs, however slow the machine is."""
+
+    def __init__(self, folder: Path, at_step: int, **hooks: Any) -> None:
+        self.gate = folder / f"release-{uuid.uuid4().hex[:8]}-at-{at_step}"  # one per hold, though tests share a folder
+        self.env = hooks_env(hold_at_step=at_step, **hooks)
+        self.env[faults.RELEASE_ENV] = str(self.gate)
+
+    def release(self) -> None:
+        self.gate.touch()
 
 
 def tlwb(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -133,4 +147,4 @@ class PtyCommand:
     def hang_up(self) -> int:
         """Close the terminal; returns the command's exit status (negative: killed by that signal)."""
         os.close(self.master)
-        return self.process.wait(timeout=60)
+        return self.process.wait(timeout=120)

@@ -69,7 +69,7 @@ class EventCallback(TrainerCallback):
         self._last_tokens = getattr(state, "num_input_tokens_seen", 0) or 0
 
     def on_step_end(self, args, state, control, **kwargs):
-        faults.step_end(state.global_step, args.per_device_train_batch_size, ranks.rank())
+        faults.step_end(state.global_step, args.per_device_train_batch_size, ranks.rank(), cancelled=lambda: self.cancel_requested)
         save_due = self.save_every_s is not None and time.monotonic() - self._last_save >= self.save_every_s
         if ranks.world_size() > 1:  # ranks must agree on stopping and saving, or the others hang
             self.cancel_requested, save_due = ranks.any_ranks(self.cancel_requested, save_due)
