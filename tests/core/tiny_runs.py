@@ -11,6 +11,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -119,6 +120,10 @@ class PtyCommand:
 
         def take_terminal() -> None:  # runs in the child after setsid(): the pty becomes its terminal
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            # A terminal's command starts with SIGHUP and SIGINT at their defaults; a suite started
+            # under nohup or as a background job would hand them down ignored.
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
 
         self.process = subprocess.Popen(
             command, stdin=slave, stdout=slave, stderr=slave, env={**env, "TERM": "xterm-256color"},
