@@ -106,10 +106,11 @@ def _unreadable(path: Path, what: str) -> LabelErrorsUnreadable:
                                  "it is written by the label check at the end of training: train the run again, or delete the file")
 
 
-def label_errors_csv(rows: Iterable[LabelErrorRow]) -> str:
-    """`rows` as CSV in label_errors.csv's own columns (`text_pair` only when a row has one)."""
+def label_errors_csv(rows: Iterable[LabelErrorRow], *, pair: bool | None = None) -> str:
+    """`rows` as CSV in label_errors.csv's own columns; `text_pair` when `pair` (by default, when a
+    row has one). The label check and the export both write through this."""
     rows = list(rows)
-    pair = any(row.text_pair is not None for row in rows)
+    pair = any(row.text_pair is not None for row in rows) if pair is None else pair
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([COLUMNS[0], COLUMNS[1], *(["text_pair"] if pair else []), *COLUMNS[2:]])

@@ -202,7 +202,7 @@ async def test_an_empty_tab_says_why(runs_dir: Path, make_run, says: str) -> Non
         await pilot.press("x")
         assert screen.app.screen is screen  # no dialog for nothing
         await pilot.press("1")
-        assert screen.query_one(TabbedContent).active == "metrics"
+        await wait_for(pilot, lambda: screen.query_one(TabbedContent).active == "metrics", what="the Metrics tab")
 
 
 @pytest.mark.parametrize("size", [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")])

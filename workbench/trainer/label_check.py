@@ -8,13 +8,11 @@ first run) and their count goes into the `finished` event, where the diagnosis r
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from ..diagnostics import label_issues
 from ..fsutil import atomic_write_text
-from ..label_errors import LABEL_ERRORS_FILE
+from ..label_errors import LABEL_ERRORS_FILE, LabelErrorRow, label_errors_csv
 from ..runstore import RunDir
 from . import ranks
 
@@ -47,11 +45,10 @@ def check_training_labels(trainer: Any, prepared: Any, run: RunDir) -> tuple[int
 
 def _csv(issues: list[dict[str, Any]], raw: Any, names: list[str]) -> str:
     pair = "text_pair" in raw.column_names
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "text", *(["text_pair"] if pair else []), "given", "suggested", "given_prob", "suggested_prob"])
+    rows = []
     for issue in issues:
         row = raw[issue["index"]]
-        writer.writerow([issue["index"], row["text"], *([row["text_pair"]] if pair else []),
-                         names[issue["given"]], names[issue["suggested"]], issue["given_prob"], issue["suggested_prob"]])
-    return out.getvalue()
+        rows.append(LabelErrorRow(row=issue["index"], text=row["text"], given=names[issue["given"]],
+                                  suggested=names[issue["suggested"]], given_prob=issue["given_prob"],
+                                  suggested_prob=issue["suggested_prob"], text_pair=row["text_pair"] if pair else None))
+    return label_errors_csv(rows, pair=pair)
