@@ -53,6 +53,7 @@ from .widgets.label_errors_table import ALL_LABELS, LabelErrorsTable, as_example
 from .widgets.metrics_tables import EvalHistory, PerClassScores
 from .widgets.playground import Playground
 from .widgets.predictions_table import FILTER_NAMES, FILTERS, SORT_NAMES, SORTS, PredictionsTable, is_error
+from .widgets.run_summary import RunSummary
 from .widgets.state import state_text
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ class ResultsScreen(WorkbenchScreen):
 
     def compose(self) -> ComposeResult:
         yield WorkbenchHeader()
-        yield Static(id="results-summary")
+        yield RunSummary(id="results-summary")
         with TabbedContent(id="results-tabs"):
             with TabPane("Metrics", id="metrics"):
                 with VerticalScroll():
@@ -300,14 +301,8 @@ class ResultsScreen(WorkbenchScreen):
     def on_unmount(self) -> None:
         self.watcher.unsubscribe(self)
 
-    def on_resize(self) -> None:
-        if self.results is not None:
-            self._show_summary()
-
-    def _show_summary(self) -> None:
-        summary = self.query_one("#results-summary", Static)
-        width = summary.content_region.width or self.app.size.width - 2
-        summary.update(summary_text(self.run, self.results, width))
+    def _show_summary(self, results: RunResults) -> None:
+        self.query_one(RunSummary).show(lambda width: summary_text(self.run, results, width))
 
     # -- reading the run ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)
@@ -326,7 +321,7 @@ class ResultsScreen(WorkbenchScreen):
         self._follow_if_going(results.state)
         if self.split not in results.splits and results.splits:
             self.split = "validation" if "validation" in results.splits else results.splits[0]
-        self._show_summary()
+        self._show_summary(results)
         with self.app.batch_update():
             self._lay_out_for_task(results)
             self._show_metrics(results)

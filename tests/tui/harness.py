@@ -76,3 +76,22 @@ async def wait_for_screen(pilot: Pilot, kind: type, timeout: float = 60.0):
 async def wait_for_first_screen(pilot: Pilot) -> None:
     """The app has shown its first screen (so a test's own navigation isn't overtaken by it)."""
     await wait_for(pilot, lambda: pilot.app.current_slot() is not None, what="the first screen")
+
+
+async def settled(pilot: Pilot, timeout: float = 60.0) -> None:
+    """The current screen has nothing left to do: none of its workers running (the app's own, such
+    as a run watcher, may go on) and the screen the same across a pause (a layout that moves once
+    more, e.g. when a scroll bar appears, has moved). Snapshot tests call it last, so that a busy
+    machine can't catch the screen half-drawn."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        await pilot.pause(0.05)
+        screen = pilot.app.screen
+        busy = [w for w in pilot.app.workers if w.is_running and screen in w.node.ancestors_with_self]
+        drawn = pilot.app.export_screenshot()
+        if not busy and drawn == previous:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the screen did not settle in {timeout:.0f}s (still running: {busy})")
+        previous = drawn

@@ -11,7 +11,7 @@ from textual.widgets import Input
 from screens.app import WorkbenchApp
 from screens.widgets.chat_playground import ChatPlayground
 from tests.tui.generation_fakes import GenerationRun, fake_chat
-from tests.tui.harness import wait_for
+from tests.tui.harness import settled, wait_for
 from tests.tui.test_snapshots_setup_results import T0, _results_read, quiet_world  # noqa: F401 (fixture)
 
 
@@ -31,7 +31,7 @@ def test_results_generations_mismatches(snap_compare, quiet_world) -> None:
     async def mismatches(pilot) -> None:
         await _results_read(pilot)
         await pilot.press("3", "f")
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=(80, 24), run_before=mismatches)
 
@@ -51,7 +51,7 @@ def test_results_chat_playground(snap_compare, quiet_world, monkeypatch: pytest.
         await wait_for(pilot, lambda: len(playground.turns) == 2 and playground.pending is None, what="the reply")
         await pilot.press(*"And of Spain?", "enter")
         await wait_for(pilot, lambda: len(playground.turns) == 4 and playground.pending is None, what="the second reply")
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=(80, 24), run_before=chat)
 
@@ -70,7 +70,7 @@ def test_train_screen_of_a_generation_run(snap_compare, quiet_world) -> None:
     async def attach(pilot) -> None:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, TrainScreen) and pilot.app.screen.is_mounted
                        and pilot.app.screen.query_one("#metric-curve", RunCurve).points == 2)
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id, clock=lambda: T0 + 69), terminal_size=(80, 24),
                         run_before=attach)

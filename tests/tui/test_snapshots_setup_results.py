@@ -23,7 +23,7 @@ from screens.widgets.model_info import ModelInfo
 from screens.widgets.data_preview import LabelDistribution
 from screens.widgets.playground import Playground
 from tests.fakes import FakeRun, ner_config
-from tests.tui.harness import wait_for
+from tests.tui.harness import settled, wait_for
 from workbench.config import RunConfig
 from workbench.presets import SHIPPED_PRESETS_DIR
 
@@ -68,7 +68,7 @@ def test_setup_screen(snap_compare, setup_config, size) -> None:
         model_field = screen.query_one("#model-name")
         model_field.cursor_blink = False  # a blinking cursor would make the capture depend on timing
         model_field.cursor_position = 0
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs")), terminal_size=size, run_before=previews_shown)
 
@@ -86,7 +86,7 @@ async def _results_read(pilot) -> ResultsScreen:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen) and pilot.app.screen.results is not None)
     badge = lambda: pilot.app.run_badge  # noqa: E731 - the header's run state, from the app's watcher
     await wait_for(pilot, lambda: badge() is not None and badge().state == "finished" and badge().device)
-    await pilot.pause()
+    await settled(pilot)
     return pilot.app.screen
 
 
@@ -103,7 +103,7 @@ def test_results_confusion(snap_compare, quiet_world, size) -> None:
     async def confusion(pilot) -> None:
         await _results_read(pilot)
         await pilot.press("2")
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=size, run_before=confusion)
 
@@ -115,7 +115,7 @@ def test_results_prediction_errors(snap_compare, quiet_world, size) -> None:
     async def errors(pilot) -> None:
         await _results_read(pilot)
         await pilot.press("3", "e")
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=size, run_before=errors)
 
@@ -129,7 +129,7 @@ def test_results_entities_and_detail(snap_compare, quiet_world) -> None:
     async def detail(pilot) -> None:
         await _results_read(pilot)
         await pilot.press("3", "down", "enter")
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=(80, 24), run_before=detail)
 
@@ -141,7 +141,7 @@ def test_results_playground_without_a_model(snap_compare, quiet_world) -> None:
         screen = await _results_read(pilot)
         await pilot.press("4")
         await wait_for(pilot, lambda: screen.query_one(Playground).is_mounted)
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(WorkbenchApp(Path("runs"), run=fake.run.id), terminal_size=(80, 24), run_before=playground)
 

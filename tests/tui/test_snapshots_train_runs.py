@@ -19,7 +19,7 @@ from screens.train import TrainScreen
 from screens.widgets.curves import RunCurve
 from screens.widgets.run_table import RunTable
 from tests.fakes import FakeRun, fake_config
-from tests.tui.harness import fast_watchers, wait_for  # noqa: F401 (fixtures)
+from tests.tui.harness import fast_watchers, settled, wait_for  # noqa: F401 (fixtures)
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 T0 = 1_796_000_000.0  # 2026-11-30 00:53 UTC
@@ -77,6 +77,7 @@ def test_train_screen_mid_run(snap_compare, runs, size) -> None:
         pilot.app.open_run(runs["going"].run)
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, TrainScreen) and pilot.app.screen.is_mounted
                        and pilot.app.screen.query_one("#metric-curve", RunCurve).points == 2)
+        await settled(pilot)
 
     assert snap_compare(_app(), terminal_size=size, run_before=attach)
 
@@ -87,6 +88,7 @@ def test_train_screen_of_a_failed_run(snap_compare, runs) -> None:
         pilot.app.show_train(runs["failed"].run)
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, TrainScreen) and pilot.app.screen.is_mounted
                        and pilot.app.run_badge is not None and pilot.app.run_badge.state == "failed")
+        await settled(pilot)
 
     assert snap_compare(_app(), terminal_size=(80, 24), run_before=attach)
 
@@ -96,6 +98,7 @@ def test_runs_screen(snap_compare, runs, size) -> None:
     async def select_failed(pilot) -> None:
         await _runs_listed(pilot)
         await pilot.press("down", "down")  # to the failed run: its reason shows under the table
+        await settled(pilot)
 
     assert snap_compare(_app(), terminal_size=size, run_before=select_failed)
 
@@ -106,5 +109,6 @@ def test_compare_screen(snap_compare, runs, size) -> None:
         await _runs_listed(pilot)
         pilot.app.push_screen(CompareScreen(runs["finished"].run, runs["going"].run))
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.digests is not None)
+        await settled(pilot)
 
     assert snap_compare(_app(), terminal_size=size, run_before=compare)
