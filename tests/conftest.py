@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,13 @@ def pytest_configure(config: pytest.Config) -> None:
     sessions at once (developers sharing a machine) that deletes a running test's run directory.
     """
     if config.option.basetemp is None:
-        import tempfile
-
         config.option.basetemp = tempfile.mkdtemp(prefix="tlwb-pytest-")
+    # tlwb's own cache (remembered model facts, converted packaged models) is the session's too:
+    # a test never reads what a developer's runs left in theirs, nor writes into it. It sits
+    # beside the base temp folder, not in it (pytest empties a given base temp folder when it
+    # first hands out a temp path); xdist workers inherit the variable from the controller.
+    if "TLWB_CACHE_DIR" not in os.environ:
+        os.environ["TLWB_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlwb-pytest-cache-")
 
 
 #: What a `slow` test is taken to cost when its marker doesn't say (`@pytest.mark.slow(seconds=…)`).

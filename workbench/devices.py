@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from .errors import WorkbenchError
 
+#: Device nodes a GPU driver creates on Linux: NVIDIA (also inside containers), AMD ROCm (kfd),
+#: and WSL 2's GPU paravirtualisation.
+GPU_DEVICE_NODES = ("nvidia[0-9]*", "kfd", "dxg")
+DEVICE_DIR = Path("/dev")
+
+
+def surely_cpu_only() -> bool:
+    """True on a Linux machine with no GPU device node at all: no CUDA, ROCm or MPS device can
+    be available there, so `pick_device` answers "cpu" without importing torch (2 s)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(next(DEVICE_DIR.glob(pattern), None) for pattern in GPU_DEVICE_NODES)
+
 
 def pick_device(requested: str) -> str:
+    if requested in ("auto", "cpu") and surely_cpu_only():
+        return "cpu"
     import torch
 
     if requested != "auto":
@@ -28,12 +44,13 @@ def pick_device(requested: str) -> str:
 
 
 def pick_precision(requested: str, device: str) -> str:
-    import torch
-
     if requested != "auto":
         return requested
-    if device == "cuda" and torch.cuda.is_bf16_supported():
-        return "bf16"
+    if device == "cuda":
+        import torch
+
+        if torch.cuda.is_bf16_supported():
+            return "bf16"
     return "fp32"
 
 

@@ -67,17 +67,22 @@ def preflight(config: RunConfig, runs_dir: Path) -> PreflightReport:
     """
     import warnings
 
-    _quiet_loaders()
+    _quiet_datasets()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _preflight(config, Path(runs_dir))
 
 
-def _quiet_loaders() -> None:
+def _quiet_datasets() -> None:
     import datasets
-    import transformers
 
     datasets.disable_progress_bars()
+
+
+def _quiet_transformers() -> None:
+    """Imported only where pre-flight reads a model (not when `model_facts` remembers it)."""
+    import transformers
+
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
 
@@ -137,9 +142,18 @@ def remote_code_warning(config: RunConfig) -> WorkbenchError | None:
 
 @dataclass
 class _Model:
-    config: Any
-    tokenizer: Any
+    facts: Any  # model_facts.ModelFacts
     info: Any  # models.ModelInfo
+    tokenizer: Any  # None when the facts were remembered: `_tokenizer` loads it if a check needs it
+
+
+def _tokenizer(config: RunConfig, model: _Model) -> Any:
+    from .models import load_tokenizer
+
+    if model.tokenizer is None:
+        _quiet_transformers()
+        model.tokenizer = load_tokenizer(model.info.source, config.model)
+    return model.tokenizer
 
 
 def _check(report: PreflightReport, what: str, check: Callable[[], Any]) -> Any:
@@ -160,22 +174,43 @@ def _check(report: PreflightReport, what: str, check: Callable[[], Any]) -> Any:
 
 
 def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
-    from .models import inspect_model, load_model_config, load_tokenizer, resolve_model_source
-    from .tasks import get_task
-
+    from . import model_facts
     from .model_checks import check_custom_code, check_model_folder
+    from .models import resolve_model_source
 
-    task = get_task(config.task)
     source = resolve_model_source(config.model)
     check_custom_code(source, config.model.name, config.model.trust_remote_code, config.model.revision)
-    model_config = load_model_config(source, config.model)
     problems: list[WorkbenchError] = []
-    tokenizer = info = None
     if Path(source).is_dir() and not config.model.gguf_file:
         try:
             check_model_folder(Path(source))
         except WorkbenchError as err:
             problems.append(err)
+    key = model_facts.cache_key(source, config)
+    facts = model_facts.recall(key)
+    if facts is not None and not problems:
+        model = _Model(facts, facts.info(source), tokenizer=None)
+    else:
+        model = _read_model(config, source, problems, report)
+        model_facts.remember(key, model.facts)
+    info = model.info
+    report.facts.update(
+        model_source=source, params_total=info.params.total, params_trainable=info.params.trainable, max_positions=info.max_positions
+    )
+    return model
+
+
+def _read_model(config: RunConfig, source: str, problems: list[WorkbenchError], report: PreflightReport) -> _Model:
+    """Config, tokenizer and a meta-device build; raises the first problem (the folder's
+    included), the others go to the report."""
+    from .model_facts import ModelFacts
+    from .models import inspect_model, load_model_config, load_tokenizer
+    from .tasks import get_task
+
+    _quiet_transformers()
+    task = get_task(config.task)
+    model_config = load_model_config(source, config.model)
+    tokenizer = info = None
     try:
         tokenizer = load_tokenizer(source, config.model)
     except WorkbenchError as err:
@@ -187,10 +222,7 @@ def _check_model(config: RunConfig, report: PreflightReport) -> _Model:
     if problems:
         report.errors.extend(problems[1:])
         raise problems[0]
-    report.facts.update(
-        model_source=source, params_total=info.params.total, params_trainable=info.params.trainable, max_positions=info.max_positions
-    )
-    return _Model(model_config, tokenizer, info)
+    return _Model(ModelFacts.of(model_config, info, token_limit(model_config, tokenizer)), info, tokenizer)
 
 
 def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
@@ -207,7 +239,10 @@ def token_limit(model_config: Any, tokenizer: Any | None) -> int | None:
 
 def check_max_length(training: TrainingConfig, model_config: Any, tokenizer: Any | None) -> None:
     """`training.max_length` within the model's limit; pre-flight and the training process share it."""
-    limit = token_limit(model_config, tokenizer)
+    check_token_limit(training, token_limit(model_config, tokenizer))
+
+
+def check_token_limit(training: TrainingConfig, limit: int | None) -> None:
     if limit and training.max_length > limit:
         raise WorkbenchError(
             f"training.max_length {training.max_length} is beyond this model's limit of {limit} tokens",
@@ -217,7 +252,7 @@ def check_max_length(training: TrainingConfig, model_config: Any, tokenizer: Any
 
 
 def _check_max_length(config: RunConfig, model: _Model) -> None:
-    check_max_length(config.training, model.config, model.tokenizer)
+    check_token_limit(config.training, model.facts.token_limit)
 
 
 def check_quantization(method: Any, device: str) -> None:
@@ -245,8 +280,9 @@ def _check_lengths(config: RunConfig, model: _Model, report: PreflightReport) ->
     from .tasks import get_task
 
     _, layout, rows = get_task(config.task).examples(config)
-    source = chat.ensure_chat_template(model.tokenizer, config.data) if layout.format != "text" else "none"
-    stats = chat.length_stats(model.tokenizer, rows["train"][:LENGTH_SAMPLE_ROWS], max_length=config.training.max_length,
+    tokenizer = _tokenizer(config, model)
+    source = chat.ensure_chat_template(tokenizer, config.data) if layout.format != "text" else "none"
+    stats = chat.length_stats(tokenizer, rows["train"][:LENGTH_SAMPLE_ROWS], max_length=config.training.max_length,
                               train_on_prompt=config.training.train_on_prompt)
     report.facts.update(data_format=layout.format, chat_template=source, token_lengths=stats.token_lengths(),
                         truncated_rows=stats.truncated_rows, answer_cut_rows=stats.answer_cut_rows)
@@ -328,23 +364,24 @@ def precision_bytes(precision: str) -> int:
     return 2 if precision in {"bf16", "fp16"} else 4
 
 
-def estimate_training_memory(model_config: Any, params: Any, training: TrainingConfig, precision: str,
+def estimate_training_memory(shape: Any, params: Any, training: TrainingConfig, precision: str,
                              method: str = "full", device: str = "cpu", generating: bool = False) -> int:
-    """A rough peak-memory estimate for one training step (see `models.estimate_memory_bytes`)."""
+    """A rough peak-memory estimate for one training step of a model of `shape`
+    (`model_facts.ModelShape`; see `models.estimate_memory_bytes`)."""
     from .models import CPU_RUNTIME_BYTES, estimate_memory_bytes
 
     return estimate_memory_bytes(
         params,
         training.batch_size,
         training.max_length,
-        getattr(model_config, "hidden_size", None) or getattr(model_config, "n_embd", None),
-        getattr(model_config, "num_hidden_layers", None) or getattr(model_config, "n_layer", None),
+        shape.hidden_size,
+        shape.layers,
         precision_bytes(precision),
-        heads=getattr(model_config, "num_attention_heads", None) or getattr(model_config, "n_head", None),
+        heads=shape.heads,
         method=method,
         checkpointing=training.gradient_checkpointing,
         runtime_bytes=CPU_RUNTIME_BYTES if device == "cpu" else 0,
-        vocab=getattr(model_config, "vocab_size", None) if generating else None,
+        vocab=shape.vocab_size if generating else None,
     )
 
 
@@ -353,7 +390,7 @@ def _check_memory(config: RunConfig, model: _Model, report: PreflightReport) -> 
 
     device = pick_device(config.training.device)
     precision = pick_precision(config.training.precision, device)
-    estimate = estimate_training_memory(model.config, model.info.params, config.training, precision,
+    estimate = estimate_training_memory(model.facts.shape, model.info.params, config.training, precision,
                                         config.method.kind, device, config.task == "text-generation")
     available = device_memory_bytes(device)
     report.facts.update(device=device, memory_estimate_bytes=estimate, device_memory_bytes=available)

@@ -184,12 +184,11 @@ def test_launch_script_writes_the_run_and_prints_a_torchrun_line_that_trains_it(
 
 # -- the memory estimate ---------------------------------------------------------------------------
 def minilm_estimate(**overrides) -> int:
-    from types import SimpleNamespace
-
+    from workbench.model_facts import ModelShape
     from workbench.models import ParamCounts
     from workbench.preflight import estimate_training_memory
 
-    model_config = SimpleNamespace(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, vocab_size=30522)
+    model_config = ModelShape(hidden_size=384, layers=6, heads=12, vocab_size=30522)
     settings = {"batch_size": 32, "max_length": 128} | overrides.pop("training", {})
     kind = overrides.get("method", "full")
     trainable = {"full": 22_713_602, "lora": 74_000, "head": 148_000}[kind]

@@ -34,6 +34,7 @@ from ..models import (
     load_tokenizer,
     resolve_model_source,
 )
+from ..model_facts import ModelShape
 from ..preflight import TRUNCATION_HINT, check_max_length, check_quantization, estimate_training_memory
 from ..runstore import RunDir
 from ..tasks import get_task
@@ -325,7 +326,7 @@ def announce(session: Session, callback: EventCallback) -> Path | None | bool:
         resumed=session.resume,
         resumed_from_step=checkpoint_step(checkpoint),
         auto_batch=session.status.get("auto_batch", []),
-        memory_estimate_bytes=estimate_training_memory(session.model_config, params, config.training, session.precision,
+        memory_estimate_bytes=estimate_training_memory(ModelShape.of(session.model_config), params, config.training, session.precision,
                                                        config.method.kind, session.device, session.task.generates),
         device_memory_bytes=device_memory_bytes(session.device),
         runtime=runtime_record(session.device, session.precision, session.base),
