@@ -42,6 +42,7 @@ from workbench import preflight, runner
 from workbench.errors import RunError, WorkbenchError
 from workbench.runstore import RunDir, RunSummary, list_runs, resolve_run
 
+from . import hangup
 from .commands import WorkbenchCommands
 from .dialogs import ConfirmDialog, QuitDialog
 from .base import WorkbenchScreen
@@ -115,6 +116,15 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self._open_first_screen()
+        terminal = None if self.is_headless else hangup.terminal_fd()
+        if terminal is not None:
+            self.set_interval(hangup.CHECK_EVERY_S, lambda: self._leave_if_hung_up(terminal), name="hang-up check")
+
+    def _leave_if_hung_up(self, terminal: int) -> None:
+        """The terminal is gone and SIGHUP didn't end the app (it was ignored): end it now, as
+        the signal would have, without trying to restore a terminal nobody can see."""
+        if hangup.hung_up(terminal):
+            os._exit(hangup.EXIT_STATUS)
 
     @work(exit_on_error=False, group="startup")
     async def _open_first_screen(self) -> None:

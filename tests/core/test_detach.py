@@ -128,3 +128,12 @@ def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: 
     held.release()
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]
+
+
+def test_the_tui_leaves_a_closed_terminal_even_with_sighup_ignored(tmp_path: Path) -> None:
+    """Under nohup the hang-up signal never comes; the app must still notice its terminal is gone
+    and end, not spin on an endless end-of-file."""
+    tui = PtyCommand([*TLWB, "--runs-dir", str(tmp_path / "runs")], hooks_env(), nohup=True)
+    tui.read_until("Setup", timeout=120)  # the app is up and drawing
+    status = tui.hang_up()  # waits (up to 120 s) for the process to end
+    assert status == 128 + signal.SIGHUP

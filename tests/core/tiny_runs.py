@@ -109,7 +109,8 @@ class PtyCommand:
     window is closed or an SSH link drops.
     """
 
-    def __init__(self, command: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24)) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24), *, nohup: bool = False) -> None:
+        """`nohup`: the command starts with SIGHUP ignored, as under `nohup` or a shell that ignores it."""
         import fcntl
         import struct
 
@@ -122,7 +123,7 @@ class PtyCommand:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             # A terminal's command starts with SIGHUP and SIGINT at their defaults; a suite started
             # under nohup or as a background job would hand them down ignored.
-            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN if nohup else signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
 
         self.process = subprocess.Popen(
