@@ -12,7 +12,8 @@ nothing. The variable holds comma-separated `name=value` settings:
 - ``step_delay_s=S``: sleep S seconds after each step (a slow run).
 - ``hold_at_step=N``: at the end of step N, wait until the file named by `TLWB_FAULTS_RELEASE`
   exists or the run is cancelled: a run held "mid-way" for exactly as long as a test needs it,
-  however slow the machine (no sleep racing the run's end).
+  however slow the machine (no sleep racing the run's end). A test that fails before releasing
+  it doesn't leave it waiting forever: after `HOLD_CEILING_S` the run goes on by itself.
 - ``crash_rank=K``: in a multi-process run, rank K raises at the end of its first step.
 - ``disk_full_on_save=1``: saving the trained model fails with ENOSPC.
 - ``kill_after_finished=1``: SIGKILL the training process right after it wrote its `finished`
@@ -32,6 +33,8 @@ from typing import Callable
 ENV = "TLWB_FAULTS"
 #: The file whose existence releases a run held by ``hold_at_step``.
 RELEASE_ENV = "TLWB_FAULTS_RELEASE"
+#: The longest a held run waits for its release (longer than any test holds one).
+HOLD_CEILING_S = 900.0
 KNOWN = frozenset({
     "oom_at_step", "oom_above_batch", "kill_at_step", "step_delay_s", "hold_at_step", "crash_rank", "disk_full_on_save",
     "kill_after_finished",
@@ -90,7 +93,8 @@ def _hold(cancelled: Callable[[], bool]) -> None:
     import time
 
     release = Path(os.environ.get(RELEASE_ENV, "") or "/nonexistent/tlwb-release")
-    while not release.exists() and not cancelled():
+    deadline = time.monotonic() + HOLD_CEILING_S
+    while not release.exists() and not cancelled() and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
