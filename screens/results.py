@@ -607,7 +607,8 @@ def label_errors_note(results: RunResults) -> Text | None:
         return Text(f"✗ {results.label_errors_problem}", style="red")
     found, checked = results.label_check
     task = results.history.task or (results.config.task if results.config else None)
-    reason = why_none(results.label_errors, state=results.state, task=task, found=found, checked=checked)
+    collapsed = any(d.get("kind") == "collapse" for d in results.diagnostics)
+    reason = why_none(results.label_errors, state=results.state, task=task, found=found, checked=checked, collapsed=collapsed)
     if reason is None:
         return None
     kind, message = reason

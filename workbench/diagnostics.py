@@ -296,7 +296,8 @@ def diagnose(history: Any) -> list[Diagnostic]:
                  if isinstance(item.get("confidence"), (int, float)) and "gold" in item]
         found += check_calibration([c for c, _ in pairs], [ok for _, ok in pairs])
     ended = history.ended
-    if getattr(ended, "label_errors", None) and getattr(ended, "label_rows_checked", None):
+    collapsed = any(d.kind == "collapse" for d in found)  # then what it contradicts says nothing of the labels
+    if not collapsed and getattr(ended, "label_errors", None) and getattr(ended, "label_rows_checked", None):
         found += check_label_errors(ended.label_errors, ended.label_rows_checked)
     started = history.started
     counts = getattr(started, "label_counts", None) if started is not None else None

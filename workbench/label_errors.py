@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .diagnostics import diagnose
 from .errors import RunError
 from .fsutil import atomic_write_text
 
@@ -121,15 +122,20 @@ def label_errors_csv(rows: Iterable[LabelErrorRow], *, pair: bool | None = None)
 
 
 def why_none(rows: list[LabelErrorRow] | None, *, state: str, task: str | None,
-             found: int | None, checked: int | None) -> tuple[str, str] | None:
+             found: int | None, checked: int | None, collapsed: bool = False) -> tuple[str, str] | None:
     """Why a run lists no label errors, as `(kind, message)`: `found_none` (the check ran and
-    agreed with every label), `missing` (the check found rows but the file is gone) or `no_check`
-    (the task has none, the run hasn't reached it, or it never ran). None when there are `rows`.
+    agreed with every label), `missing` (the check found rows but the file is gone), `collapsed`
+    (the model predicts one class for nearly everything: what it "contradicts" says nothing about
+    the labels, so its rows are not listed) or `no_check` (the task has none, the run hasn't
+    reached it, or it never ran). None when there are `rows` to list.
     `found`/`checked` are the `finished` event's `label_errors`/`label_rows_checked`."""
-    if rows:
-        return None
     if task == "token-classification" or task == "text-generation":
         return "no_check", f"no label check for {task.replace('-', ' ')}: it looks for mislabelled rows of text classifiers"
+    if collapsed:
+        return "collapsed", ("not listed: the model predicts one class for nearly every row, so the rows it contradicts say "
+                             "nothing about their labels; fix the collapse first (the run's diagnosis says how), then train again")
+    if rows:
+        return None
     if rows is not None:
         of = f"{checked:,} training rows" if checked else "training rows"
         return "found_none", f"none found: the model agrees with the given label of the {of} it checked"
@@ -153,13 +159,15 @@ def label_errors_report(run: Any) -> dict[str, Any]:
     ended = history.ended
     found, checked = getattr(ended, "label_errors", None), getattr(ended, "label_rows_checked", None)
     task = history.task or run.config_task()
-    reason = why_none(rows, state=run.status().state, task=task, found=found, checked=checked)
+    collapsed = any(d.kind == "collapse" for d in diagnose(history))
+    reason = why_none(rows, state=run.status().state, task=task, found=found, checked=checked, collapsed=collapsed)
+    listed = [] if reason is not None else rows or []
     return {
         "run": run.id,
         "path": str(label_errors_path(run.path)),
         "found": max(found or 0, len(rows or [])),
         "checked": checked,
-        "rows": [asdict(row) for row in rows or []],
+        "rows": [asdict(row) for row in listed],
         "none": None if reason is None else {"kind": reason[0], "message": reason[1]},
     }
 

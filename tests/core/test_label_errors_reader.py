@@ -139,12 +139,24 @@ def test_why_a_run_lists_no_label_errors(rows, state, task, found, checked, kind
         assert reason[0] == kind and says in reason[1]
 
 
+def test_a_collapsed_model_lists_no_label_errors() -> None:
+    """A model that predicts one class for everything "contradicts" every row of the others: its
+    suspects say nothing about the labels, and are not offered as if they did."""
+    reason = why_none([ROW], state="finished", task="text-classification", found=1, checked=80, collapsed=True)
+    assert reason is not None and reason[0] == "collapsed" and "fix the collapse first" in reason[1]
+
+
 # -- tlwb show RUN --label-errors -------------------------------------------------------------------
-def fake_run(runs_dir: Path, run_id: str, issues: list[dict] | None, checked: int | None) -> FakeRun:
-    """A finished fake run whose label check found `issues` of `checked` rows (None: it had none)."""
+def fake_run(runs_dir: Path, run_id: str, issues: list[dict] | None, checked: int | None, *, collapsed: bool = False) -> FakeRun:
+    """A finished fake run whose label check found `issues` of `checked` rows (None: it had none);
+    `collapsed`: its model predicted one class for every validation row."""
     fake = FakeRun(runs_dir, run_id)
     fake.started()
-    fake.eval(100, accuracy=0.8)
+    if collapsed:
+        fake.writer.emit("eval", split="validation", step=100, epoch=1.0, metrics={"accuracy": 0.5, "macro_f1": 0.333, "n": 20},
+                         confusion_matrix=[[0, 10], [0, 10]], labels=NAMES)
+    else:
+        fake.eval(100, accuracy=0.8)
     if issues is not None:
         (fake.run.path / LABEL_ERRORS_FILE).write_text(label_check._csv(issues, RawRows(training_rows()), NAMES), encoding="utf-8")
     fake.writer.emit("finished", time=fake.started_at + 60, metrics={"accuracy": 0.8}, duration_s=60.0, step=100,
@@ -176,6 +188,13 @@ def test_show_label_errors_prints_the_suspects_or_why_there_are_none(runs_dir: P
     assert unchecked.returncode == 2 and unchecked.stdout == "" and "Traceback" not in unchecked.stderr
     error, hint = unchecked.stderr.strip().splitlines()
     assert error.startswith("error: this run has no label check") and hint.strip().startswith("hint: tlwb show 2026-11-28_121200_unchecked")
+    collapsed = fake_run(runs_dir, "2026-11-28_131200_collapsed", ISSUES, 10, collapsed=True)
+    refused = tlwb("show", "collapsed", "--label-errors", "--runs-dir", str(runs_dir), env=env)
+    assert refused.returncode == 2 and refused.stdout == ""
+    error, hint = refused.stderr.strip().splitlines()
+    assert "predicts one class for nearly every row" in error and f"tlwb show {collapsed.run.id}" in hint
+    shown_json = json.loads(tlwb("show", collapsed.run.id, "--json", "--runs-dir", str(runs_dir), env=env).stdout)
+    assert [d["kind"] for d in shown_json["diagnostics"]] == ["collapse"]  # and no label_errors diagnosis
     (runs_dir / "2026-11-28_101200_suspects" / LABEL_ERRORS_FILE).write_text("row,text\n1,a\n")
     broken = tlwb("show", "suspects", "--label-errors", "--runs-dir", str(runs_dir), env=env)
     assert broken.returncode == 2 and "has no given, suggested, given_prob, suggested_prob columns" in broken.stderr

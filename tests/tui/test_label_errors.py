@@ -181,8 +181,20 @@ def token_run(runs_dir: Path) -> FakeRun:
     return fake
 
 
+def collapsed_run(runs_dir: Path) -> FakeRun:
+    """Suspects found, by a model that predicted one class for every row."""
+    fake = FakeRun(runs_dir)
+    fake.started()
+    fake.writer.emit("eval", split="validation", step=100, epoch=1.0, metrics={"accuracy": 0.5, "macro_f1": 0.333, "n": 20},
+                     confusion_matrix=[[0, 10], [0, 10]], labels=NAMES)
+    write_label_errors(fake, ISSUES)
+    finish_with_label_check(fake, len(ISSUES), 3600)
+    return fake
+
+
 @pytest.mark.parametrize(("make_run", "says"), [
     (no_check_run, "this run has no label check"),
+    (collapsed_run, "not listed: the model predicts one class for nearly every row"),
     (none_found_run, "✓ none found: the model agrees with the given label of the 80 training rows it checked"),
     (running_run, "the label check runs when training ends: this run is still going"),
     (malformed_run, "line 2: given_prob 'low' is not a number"),

@@ -208,9 +208,12 @@ def show_label_errors(console: Console, run: Any, *, as_json: bool = False) -> N
     report = label_errors_report(run)
     none = report["none"]
     if none is not None and none["kind"] != "found_none":
-        hint = ("train the run again to check its labels again" if none["kind"] == "missing"
-                else f"tlwb show {run.id} says how the run went; the check runs when a text classifier finishes training")
-        raise RunError(none["message"], hint)
+        hints = {
+            "missing": "train the run again to check its labels again",
+            "collapsed": f"tlwb show {run.id} shows the diagnosis and what to change",
+        }
+        raise RunError(none["message"], hints.get(none["kind"], f"tlwb show {run.id} says how the run went; "
+                                                                 "the check runs when a text classifier finishes training"))
     if as_json:
         print(json.dumps(report))
         return
