@@ -429,7 +429,7 @@ class SetupScreen(WorkbenchScreen):
             return
         preview = message.preview
         assert preview is not None
-        sizes.update(describe_sizes(preview))
+        sizes.update(describe_sizes(preview, sizes.content_region.width or None))
         distribution.show_preview(preview)
         table.show_preview(preview)
         self._show_columns(preview)

@@ -80,8 +80,11 @@ def counts_from_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str]
     return gold, predicted
 
 
-def check_collapse(gold_counts: dict[str, int], predicted_counts: dict[str, int], macro_f1: float | None = None) -> list[Diagnostic]:
-    """One class predicted for ≥ 95 % of rows, or a macro-F1 at the majority baseline."""
+def check_collapse(gold_counts: dict[str, int], predicted_counts: dict[str, int], macro_f1: float | None = None,
+                   *, still_learning: bool = False) -> list[Diagnostic]:
+    """One class predicted for ≥ 95 % of rows, or a macro-F1 at the majority baseline.
+    `still_learning` (the validation loss was still falling): the model hasn't moved past the
+    class prior yet, so the hint is to train more, not to lower the learning rate."""
     total = sum(predicted_counts.values())
     baseline = majority_baseline(gold_counts)
     if not total or baseline is None or len(gold_counts) < 2:
@@ -94,12 +97,21 @@ def check_collapse(gold_counts: dict[str, int], predicted_counts: dict[str, int]
     if not (collapsed or at_baseline):
         return []
     what = f"the model predicts '{label}' for {share:.0%} of rows" if collapsed else f"macro-F1 {macro_f1:.3f} is at the majority baseline"
-    return [Diagnostic(
-        "collapse",
-        f"{what} (majority baseline: accuracy {baseline.accuracy:.3f}, macro-F1 {baseline.macro_f1:.3f})",
-        "lower training.learning_rate (e.g. ÷10), train longer (training.epochs) or on more rows; "
-        "with LoRA try method.r = 16",
-    )]
+    hint = (STILL_LEARNING_HINT if still_learning else
+            "lower training.learning_rate (e.g. ÷10), train longer (training.epochs) or on more rows; with LoRA try method.r = 16")
+    return [Diagnostic("collapse", f"{what} (majority baseline: accuracy {baseline.accuracy:.3f}, macro-F1 {baseline.macro_f1:.3f})", hint)]
+
+
+#: A collapse while the validation loss still falls: too little training, not too much.
+STILL_LEARNING_HINT = ("the validation loss is still falling: train longer (training.epochs) or on more rows, "
+                       "or raise training.learning_rate (e.g. ×3)")
+#: The validation loss "still falls" when its last value is this much below its first.
+STILL_FALLING = 0.02
+
+
+def still_learning(eval_losses: Sequence[float]) -> bool:
+    """Two evaluations or more, and the last loss clearly below the first."""
+    return len(eval_losses) >= 2 and eval_losses[-1] < eval_losses[0] * (1 - STILL_FALLING)
 
 
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> tuple[float, list[dict[str, float]]]:
@@ -289,7 +301,7 @@ def diagnose(history: Any) -> list[Diagnostic]:
     found += check_losses(train, [(step, loss) for step, loss in evals if isinstance(loss, (int, float))])
     latest = history.latest_eval("validation")
     if latest is not None:
-        found += _collapse_of(history.task, latest)
+        found += _collapse_of(history.task, latest, still_learning([loss for _, loss in evals if isinstance(loss, (int, float))]))
     samples = history.samples.get("validation")
     if samples is not None:
         pairs = [(item["confidence"], item.get("gold") == item.get("pred")) for item in samples.items
@@ -320,7 +332,7 @@ def diagnostics_of(history: Any) -> list[dict[str, str]]:
     return [diagnostic.as_dict() for diagnostic in diagnose(history)]
 
 
-def _collapse_of(task: str | None, evaluation: Any) -> list[Diagnostic]:
+def _collapse_of(task: str | None, evaluation: Any, learning: bool = False) -> list[Diagnostic]:
     metrics = evaluation.metrics
     if task == "token-classification":
         f1 = metrics.get("f1")
@@ -334,4 +346,4 @@ def _collapse_of(task: str | None, evaluation: Any) -> list[Diagnostic]:
         return []
     gold, predicted = counts_from_confusion(evaluation.confusion_matrix, evaluation.labels)
     macro = metrics.get("macro_f1")
-    return check_collapse(gold, predicted, macro if isinstance(macro, (int, float)) else None)
+    return check_collapse(gold, predicted, macro if isinstance(macro, (int, float)) else None, still_learning=learning)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Group
 from rich.text import Text
 from textual.widgets import DataTable
 
+from workbench import humanize
 from workbench.preview import DataPreview
 
 from .bars import BarChart
@@ -16,13 +19,22 @@ SPLIT_NAMES = {"validation": "val"}
 TABLE_CELL_CHARS = 70
 
 
-def describe_sizes(preview: DataPreview) -> Text:
-    """`train 320 · val 80 (held out) · 400 rows`: the splits first, as they matter most."""
+def describe_sizes(preview: DataPreview, width: int | None = None) -> Text:
+    """`train 320 · val 80 (held out) · 400 rows`: the splits first, as they matter most. Where
+    exact counts don't fit in `width` cells, large ones are rounded (`train 53.9K · val 13.5K`)
+    so that both splits stay visible."""
+    exact = _sizes_text(preview, lambda size: f"{size:,}")
+    if width is None or exact.cell_len <= width:
+        return exact
+    return _sizes_text(preview, lambda size: f"{size:,}" if size < 10_000 else humanize.count(size))
+
+
+def _sizes_text(preview: DataPreview, number: Callable[[int], str]) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(" · ".join(f"{SPLIT_NAMES.get(name, name)} {size:,}" for name, size in preview.sizes.items()))
+    text.append(" · ".join(f"{SPLIT_NAMES.get(name, name)} {number(size)}" for name, size in preview.sizes.items()))
     if preview.validation_from_train:
         text.append(" (held out)", style="dim")
-    text.append(f" · {preview.total_rows:,} rows", style="dim")
+    text.append(f" · {number(preview.total_rows)} rows", style="dim")
     return text
 
 

@@ -48,6 +48,18 @@ def test_collapse_when_one_class_is_predicted_for_everything() -> None:
     assert "learning_rate" in found[0].hint
 
 
+def test_a_collapse_while_the_loss_still_falls_asks_for_more_training_not_a_lower_rate() -> None:
+    from workbench.diagnostics import still_learning
+
+    gold, predicted = {"a": 47, "b": 33}, {"a": 80}
+    [settled] = check_collapse(gold, predicted)
+    [learning] = check_collapse(gold, predicted, still_learning=True)
+    assert "lower training.learning_rate" in settled.hint
+    assert "still falling" in learning.hint and "lower" not in learning.hint
+    assert still_learning([0.676, 0.660, 0.640])  # the walkthrough's LoRA run: 3 epochs, loss falling
+    assert not still_learning([0.69, 0.69, 0.691]) and not still_learning([0.64])
+
+
 def test_collapse_by_macro_f1_at_the_baseline_and_quiet_on_a_healthy_model() -> None:
     gold = {"a": 60, "b": 40}
     assert kinds(check_collapse(gold, {"a": 90, "b": 10}, macro_f1=0.38)) == ["collapse"]

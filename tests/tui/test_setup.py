@@ -350,3 +350,19 @@ async def test_the_gpu_count_field_shows_only_with_several_gpus(runs_dir: Path, 
         assert nproc.placeholder == "1-4"
         await retype(pilot, nproc, "2")
         assert screen.build_config().training.nproc == 2
+
+
+def test_big_split_sizes_are_rounded_only_where_exact_ones_would_be_cut() -> None:
+    """SST-2's 53,879 + 13,470 rows in the 80-column data panel: both splits stay visible."""
+    from screens.widgets.data_preview import describe_sizes
+    from workbench.preview import DataPreview
+
+    preview = DataPreview(source="sst2.tsv", columns=["sentence", "label"], rows=[], text_column="sentence", label_column="label",
+                          sizes={"train": 53_879, "validation": 13_470}, validation_from_train=True, total_rows=67_349)
+    assert describe_sizes(preview).plain == "train 53,879 · val 13,470 (held out) · 67,349 rows"
+    assert describe_sizes(preview, width=200).plain == describe_sizes(preview).plain
+    narrow = describe_sizes(preview, width=21).plain
+    assert narrow.startswith("train 53.9K · val 13.5K")
+    small = DataPreview(source="a.csv", columns=["text", "label"], rows=[], text_column="text", label_column="label",
+                        sizes={"train": 400, "validation": 80}, total_rows=480)
+    assert describe_sizes(small, width=21).plain == "train 400 · val 80 · 480 rows"
