@@ -76,8 +76,10 @@ def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path)
     assert cancelled["checkpoint"] and Path(cancelled["checkpoint"]).is_dir()
 
     # Resume in the background; a plain `attach` shows both segments and follows to the end.
-    resumed = tlwb("resume", run.id, "--runs-dir", str(runs_dir), "--detach", env=hooks_env())
+    resumed = tlwb("resume", run.id, "--runs-dir", str(runs_dir), "--detach", env={**hooks_env(), "COLUMNS": "60"})
     assert resumed.returncode == 0 and "resumed" in resumed.stdout, resumed.stderr
+    said, follow_hint = resumed.stdout.splitlines()  # each a whole line however narrow the terminal
+    assert said.endswith(f"in the background (pid {_process(run)[0]})") and follow_hint == f"follow it with: tlwb attach {run.id}"
     follow = tlwb("attach", run.id, "--runs-dir", str(runs_dir), timeout=300)
     assert follow.returncode == 0, follow.stdout + follow.stderr
     assert "cancelled at step" in follow.stdout and "(resumed)" in follow.stdout and "finished" in follow.stdout

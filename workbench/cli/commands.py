@@ -162,8 +162,9 @@ def _report_launch(run: Any, process: Any, *, detach: bool, as_json: bool, backg
         if as_json:
             print(json.dumps({"run_id": run.id, "path": str(run.path), "pid": process.pid}))
         else:
-            console.print(f"{background} in the background (pid {process.pid})")
-            console.print(f"follow it with: tlwb attach {run.id}")
+            # soft_wrap: a long run id wraps where the terminal ends, and a copied line stays whole
+            console.print(f"{background} in the background (pid {process.pid})", soft_wrap=True)
+            console.print(f"follow it with: tlwb attach {run.id}", soft_wrap=True)
         return
     if not as_json:
         console.print(f"{foreground} → {run.path}")
