@@ -125,6 +125,11 @@ class RunResults:
         return self.history.evals
 
     @property
+    def collapsed(self) -> bool:
+        """The diagnosis found the model predicting one class for (nearly) everything."""
+        return any(d.get("kind") == "collapse" for d in self.diagnostics)
+
+    @property
     def samples(self) -> dict[str, SamplesEvent]:
         return self.history.samples  # split -> its latest samples
 
@@ -216,7 +221,7 @@ def collapse_baseline(results: RunResults, evaluation: EvalEvent, metric: str) -
     collapsed (shown next to its score); None otherwise or when the evaluation can't say."""
     from workbench.diagnostics import counts_from_confusion, majority_baseline
 
-    if not any(d.get("kind") == "collapse" for d in results.diagnostics):
+    if not results.collapsed:
         return None
     if results.token_task:
         return 0.0 if metric == "f1" else None  # the all-O baseline finds no entity
@@ -607,8 +612,7 @@ def label_errors_note(results: RunResults) -> Text | None:
         return Text(f"✗ {results.label_errors_problem}", style="red")
     found, checked = results.label_check
     task = results.history.task or (results.config.task if results.config else None)
-    collapsed = any(d.get("kind") == "collapse" for d in results.diagnostics)
-    reason = why_none(results.label_errors, state=results.state, task=task, found=found, checked=checked, collapsed=collapsed)
+    reason = why_none(results.label_errors, state=results.state, task=task, found=found, checked=checked, collapsed=results.collapsed)
     if reason is None:
         return None
     kind, message = reason

@@ -297,11 +297,11 @@ def diagnose(history: Any) -> list[Diagnostic]:
     class balance the training process recorded. Pre-flight runs `check_data` on the rows."""
     found: list[Diagnostic] = []
     train = [(s.step, s.loss) for s in history.steps if s.step is not None and s.loss is not None]
-    evals = [(e.step or 0, e.metrics.get("loss")) for e in history.evaluations("validation")]
-    found += check_losses(train, [(step, loss) for step, loss in evals if isinstance(loss, (int, float))])
+    evals = [(e.step or 0, loss) for e in history.evaluations("validation") if isinstance(loss := e.metrics.get("loss"), (int, float))]
+    found += check_losses(train, evals)
     latest = history.latest_eval("validation")
     if latest is not None:
-        found += _collapse_of(history.task, latest, still_learning([loss for _, loss in evals if isinstance(loss, (int, float))]))
+        found += _collapse_of(history.task, latest, still_learning([loss for _, loss in evals]))
     samples = history.samples.get("validation")
     if samples is not None:
         pairs = [(item["confidence"], item.get("gold") == item.get("pred")) for item in samples.items

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from . import __version__, packaged_models
 from .config import RunConfig
 from .fsutil import atomic_write_text
-from .models import ModelInfo, ParamCounts, max_positions
+from .models import ModelInfo, ModelShape, ParamCounts
 
 #: Bump when what is stored, or how it is computed, changes.
 SCHEMA = 1
@@ -38,31 +38,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgp
 KEY_FILE_LIMIT = 64 * 1024**2
 #: The libraries whose version changes what the model is built as.
 KEY_LIBRARIES = ("transformers", "peft")
-
-
-class ModelShape(BaseModel):
-    """The sizes the memory estimate needs (`models.estimate_memory_bytes`)."""
-
-    hidden_size: int | None = None
-    layers: int | None = None
-    heads: int | None = None
-    vocab_size: int | None = None
-
-    @classmethod
-    def of(cls, model_config: Any) -> ModelShape:
-        def first(*names: str) -> int | None:
-            for name in names:
-                value = getattr(model_config, name, None)
-                if isinstance(value, int):
-                    return value
-            return None
-
-        return cls(
-            hidden_size=first("hidden_size", "n_embd"),
-            layers=first("num_hidden_layers", "n_layer"),
-            heads=first("num_attention_heads", "n_head"),
-            vocab_size=first("vocab_size"),
-        )
 
 
 class ModelFacts(BaseModel):
@@ -82,7 +57,7 @@ class ModelFacts(BaseModel):
         return cls(
             architecture=info.architecture,
             model_type=info.model_type,
-            max_positions=max_positions(model_config),
+            max_positions=info.max_positions,
             token_limit=token_limit,
             params_total=info.params.total,
             params_trainable=info.params.trainable,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from . import packaged_models
 from .config import MethodConfig, ModelConfig
 from .errors import ModelError
@@ -353,6 +355,32 @@ def count_parameters(model: Any) -> ParamCounts:
     return ParamCounts(total=total, trainable=trainable)
 
 
+class ModelShape(BaseModel):
+    """A model config's sizes under whichever names its architecture uses (GPT-2's `n_embd`,
+    `n_layer`, `n_head`): what `ModelInfo` describes and `estimate_memory_bytes` needs."""
+
+    hidden_size: int | None = None
+    layers: int | None = None
+    heads: int | None = None
+    vocab_size: int | None = None
+
+    @classmethod
+    def of(cls, model_config: Any) -> ModelShape:
+        def first(*names: str) -> int | None:
+            for name in names:
+                value = getattr(model_config, name, None)
+                if isinstance(value, int):
+                    return value
+            return None
+
+        return cls(
+            hidden_size=first("hidden_size", "n_embd"),
+            layers=first("num_hidden_layers", "n_layer"),
+            heads=first("num_attention_heads", "n_head"),
+            vocab_size=first("vocab_size"),
+        )
+
+
 @dataclass
 class ModelInfo:
     """What the Setup screen and `started` event say about a model before training."""
@@ -393,12 +421,13 @@ def inspect_model(model: ModelConfig, method: MethodConfig, auto_class_name: str
         raise ModelError(f"{model_config.model_type} can't be used for this task: {str(err).splitlines()[0][:100]}", "choose another model") from None
     built = apply_method(built, method, peft_task_type)
     architectures = getattr(model_config, "architectures", None) or [type(built).__name__]
+    shape = ModelShape.of(model_config)
     return ModelInfo(
         source=source,
         architecture=architectures[0],
         model_type=model_config.model_type,
-        layers=getattr(model_config, "num_hidden_layers", None) or getattr(model_config, "n_layer", None),
-        hidden_size=getattr(model_config, "hidden_size", None) or getattr(model_config, "n_embd", None),
+        layers=shape.layers,
+        hidden_size=shape.hidden_size,
         max_positions=max_positions(model_config),
         params=count_parameters(built),
         weights_note=packaged_models.weights_note(source),

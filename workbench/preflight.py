@@ -367,7 +367,7 @@ def precision_bytes(precision: str) -> int:
 def estimate_training_memory(shape: Any, params: Any, training: TrainingConfig, precision: str,
                              method: str = "full", device: str = "cpu", generating: bool = False) -> int:
     """A rough peak-memory estimate for one training step of a model of `shape`
-    (`model_facts.ModelShape`; see `models.estimate_memory_bytes`)."""
+    (`models.ModelShape`; see `models.estimate_memory_bytes`)."""
     from .models import CPU_RUNTIME_BYTES, estimate_memory_bytes
 
     return estimate_memory_bytes(

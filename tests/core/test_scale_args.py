@@ -184,8 +184,7 @@ def test_launch_script_writes_the_run_and_prints_a_torchrun_line_that_trains_it(
 
 # -- the memory estimate ---------------------------------------------------------------------------
 def minilm_estimate(**overrides) -> int:
-    from workbench.model_facts import ModelShape
-    from workbench.models import ParamCounts
+    from workbench.models import ModelShape, ParamCounts
     from workbench.preflight import estimate_training_memory
 
     model_config = ModelShape(hidden_size=384, layers=6, heads=12, vocab_size=30522)

@@ -27,6 +27,7 @@ from ..devices import (
 from ..errors import WorkbenchError
 from ..fsutil import atomic_write_json
 from ..models import (
+    ModelShape,
     apply_method,
     count_parameters,
     load_base_model,
@@ -34,7 +35,6 @@ from ..models import (
     load_tokenizer,
     resolve_model_source,
 )
-from ..model_facts import ModelShape
 from ..preflight import TRUNCATION_HINT, check_max_length, check_quantization, estimate_training_memory
 from ..runstore import RunDir
 from ..tasks import get_task
