@@ -117,14 +117,8 @@ class WorkbenchApp(App[None]):
     def on_mount(self) -> None:
         self._open_first_screen()
         terminal = None if self.is_headless else hangup.terminal_fd()
-        if terminal is not None:
-            self.set_interval(hangup.CHECK_EVERY_S, lambda: self._leave_if_hung_up(terminal), name="hang-up check")
-
-    def _leave_if_hung_up(self, terminal: int) -> None:
-        """The terminal is gone and SIGHUP didn't end the app (it was ignored): end it now, as
-        the signal would have, without trying to restore a terminal nobody can see."""
-        if hangup.hung_up(terminal):
-            os._exit(hangup.EXIT_STATUS)
+        if terminal is not None:  # SIGHUP may be ignored (nohup): notice a closed terminal anyway
+            hangup.watch(terminal)
 
     @work(exit_on_error=False, group="startup")
     async def _open_first_screen(self) -> None:

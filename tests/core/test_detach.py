@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,14 @@ from tests.core.tiny_runs import (
 from workbench.runstore import RunDir, process_alive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_terminal_left_behind():
+    """A test that fails half-way would leave its terminal's command running (spinning, even)."""
+    yield
+    while PtyCommand.opened:
+        PtyCommand.opened.pop().kill()
 
 
 @pytest.fixture
@@ -134,8 +143,15 @@ def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: 
 
 def test_the_tui_leaves_a_closed_terminal_even_with_sighup_ignored(tmp_path: Path) -> None:
     """Under nohup the hang-up signal never comes; the app must still notice its terminal is gone
-    and end, not spin on an endless end-of-file."""
+    and end, not spin on an endless end-of-file. Nobody reads the terminal while keys make the
+    app redraw, so its output is stuck when the terminal closes: the failed write then ends
+    Textual's output thread and leaves the event loop blocked, and only a watch of its own sees
+    the hang-up."""
     tui = PtyCommand([*TLWB, "--runs-dir", str(tmp_path / "runs")], hooks_env(), nohup=True)
     tui.read_until("Setup", timeout=120)  # the app is up and drawing
+    for _ in range(40):  # Tab moves the focus: a redraw each (keys apart), into a terminal nobody reads
+        os.write(tui.master, b"\t")
+        time.sleep(0.05)
+    time.sleep(2)  # a state we can't observe from outside: give the app time to fill its output
     status = tui.hang_up()  # waits (up to 120 s) for the process to end
     assert status == 128 + signal.SIGHUP

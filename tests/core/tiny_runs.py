@@ -106,8 +106,11 @@ class PtyCommand:
     """A command whose controlling terminal is a pseudo-terminal we hold, like a shell in a window.
 
     `hang_up()` closes our side: the kernel then sends SIGHUP to the command, as when a terminal
-    window is closed or an SSH link drops.
+    window is closed or an SSH link drops. `kill()` ends whatever a failed test left behind.
     """
+
+    #: Every terminal opened, so that a test that fails half-way leaves no process running.
+    opened: list[PtyCommand] = []
 
     def __init__(self, command: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24), *, nohup: bool = False) -> None:
         """`nohup`: the command starts with SIGHUP ignored, as under `nohup` or a shell that ignores it."""
@@ -131,6 +134,7 @@ class PtyCommand:
             start_new_session=True, preexec_fn=take_terminal,
         )
         os.close(slave)
+        PtyCommand.opened.append(self)
 
     def read_until(self, needle: str, timeout: float = 300) -> str:
         """Read the terminal until `needle` appears (the child blocks if nobody reads)."""
@@ -153,4 +157,17 @@ class PtyCommand:
     def hang_up(self) -> int:
         """Close the terminal; returns the command's exit status (negative: killed by that signal)."""
         os.close(self.master)
+        self.master = -1
         return self.process.wait(timeout=120)
+
+    def kill(self) -> None:
+        """End the command's whole session and close our side, if not done already."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=30)
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
