@@ -470,7 +470,11 @@ class ResultsScreen(WorkbenchScreen):
             self._playground().activate()
         focus = FOCUS_IN_GENERATION_PANE if self.generation else FOCUS_IN_PANE
         target = self.query_one(focus[pane or "metrics"])
-        (target if target.display else self.query_one(Tabs)).focus()  # an empty state has nothing to focus
+        target = target if target.display else self.query_one(Tabs)  # an empty state has nothing to focus
+        # Now, not later, and without Textual's "a widget in a pane got focus: show that pane":
+        # a key pressed in between would otherwise be undone by this focus arriving after it.
+        with self.prevent(TabPane.Focused):
+            self.set_focus(target)
         self.refresh_bindings()
 
     def action_cycle_filter(self) -> None:
