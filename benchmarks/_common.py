@@ -31,21 +31,44 @@ def sst2_slices(folder: Path, train_rows: int, test_rows: int, seed: int = 0) ->
     return train, test
 
 
-def sst2_three_slices(folder: Path, train_rows: int, heldout_rows: int, validation_rows: int, seed: int = 0) -> dict[str, Path]:
-    """Disjoint seeded slices of SST-2 as GLUE-style TSVs: train, validation (for tlwb's
-    `data.validation`, never scored) and heldout (what every side is scored on). The same
-    `seed` gives the same train and heldout rows as `sst2_slices`."""
-    lines = (SHARED_DATA / "sst2" / "train.tsv").read_text("utf-8").splitlines()
-    header, rows = lines[0], lines[1:]
+#: The labelled datasets the accuracy benchmarks slice: file, label names (in label-id order),
+#: and a `max_length` that cuts few rows.
+CLASSIFICATION_DATA: dict[str, dict[str, Any]] = {
+    "sst2": {"file": "sst2/train.tsv", "labels": ["negative", "positive"], "max_length": 64},
+    "ag_news": {"file": "ag_news/train.csv", "labels": ["World", "Sports", "Business", "Sci/Tech"], "max_length": 128},
+}
+
+
+def three_slices(dataset: str, folder: Path, train_rows: int, heldout_rows: int, validation_rows: int, seed: int = 0) -> dict[str, Path]:
+    """Disjoint seeded slices of a labelled dataset in its own format (SST-2 TSV, AG News CSV):
+    train, validation (for tlwb's `data.validation`, never scored) and heldout (what every side
+    is scored on). For SST-2 the same `seed` gives the same train and heldout rows as `sst2_slices`."""
+    source = SHARED_DATA / CLASSIFICATION_DATA[dataset]["file"]
+    with source.open(newline="", encoding="utf-8") as handle:
+        header, *rows = handle.read().splitlines() if source.suffix == ".tsv" else _csv_records(handle)
+    if train_rows + heldout_rows + validation_rows > len(rows):
+        raise SystemExit(f"{dataset} has {len(rows)} rows: fewer than {train_rows} + {heldout_rows} + {validation_rows}")
     random.Random(seed).shuffle(rows)
     folder.mkdir(parents=True, exist_ok=True)
     cuts = {"train": (0, train_rows), "heldout": (train_rows, train_rows + heldout_rows),
             "validation": (train_rows + heldout_rows, train_rows + heldout_rows + validation_rows)}
     paths = {}
     for name, (start, end) in cuts.items():
-        paths[name] = folder / f"{name}.tsv"
+        paths[name] = folder / f"{name}{source.suffix}"
         paths[name].write_text("\n".join([header, *rows[start:end]]) + "\n", "utf-8")
     return paths
+
+
+def _csv_records(handle: Any) -> list[str]:
+    """A CSV's records as lines of CSV (a quoted field may span lines in the file)."""
+    import io
+
+    records = []
+    for record in csv.reader(handle):
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(record)
+        records.append(out.getvalue())
+    return records
 
 
 def median(values: list[float]) -> float:

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Collapsible, Input, Label, OptionList, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
-from workbench.config import RunConfig
+from workbench.config import GROUP_BY_LENGTH_WARNING, RunConfig
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.presets import describe_config, load_config, save_preset, user_presets_dir, validate_config
 from workbench import humanize, packaged_models
@@ -587,8 +587,8 @@ def warn_about(screen: WorkbenchScreen, config: RunConfig) -> None:
     """The same warnings the CLI prints before a run, as notifications."""
     if config.model.trust_remote_code:
         screen.notify(f"trust_remote_code is on: code from {config.model.name} will run on this machine", severity="warning", timeout=8)
-    if config.training.group_by_length:
-        screen.notify("training.group_by_length is on: faster, but it has collapsed small runs to the majority class", severity="warning", timeout=8)
+    if config.training.batching == "group_by_length":
+        screen.notify(GROUP_BY_LENGTH_WARNING, severity="warning", timeout=8, markup=False)
 
 
 def _is_default_rate(config: RunConfig) -> bool:

@@ -23,6 +23,13 @@ GENERATION_LEARNING_RATES: dict[str, float] = {"full": 2e-5, "lora": 2e-4}
 GENERATION_MAX_LENGTH = 512
 
 
+#: How training rows are put into batches (`training.batching`; see workbench/trainer/batching.py).
+Batching = Literal["random", "length_buckets", "group_by_length"]
+#: Said before a run with `training.batching = "group_by_length"` (CLI, Setup and the run's log).
+GROUP_BY_LENGTH_WARNING = ("training.batching = \"group_by_length\" is on: faster, but it has collapsed small runs"
+                           " to the majority class; \"length_buckets\" is as fast without that")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -147,8 +154,10 @@ class TrainingConfig(_Section):
         default=10, gt=0, description="without save_steps: checkpoint when this much training time has passed"
     )
     save_total_limit: int = Field(default=2, ge=1)
-    group_by_length: bool = Field(
-        default=False, description="length-grouped batches: faster, but can hurt accuracy"
+    batching: Batching = Field(
+        default="random",
+        description="random; length_buckets: rows of similar length per batch, labels mixed, batches"
+        " shuffled (fewer padded tokens); group_by_length: the Trainer's own grouping (can hurt accuracy)",
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = Field(
@@ -177,6 +186,16 @@ class TrainingConfig(_Section):
     @classmethod
     def _split_report_to(cls, value: object) -> object:
         return _split_commas(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_by_length_is_a_batching(cls, values: object) -> object:
+        """Presets and runs from before `batching` say `group_by_length = true/false`."""
+        if isinstance(values, dict) and "group_by_length" in values:
+            values = dict(values)
+            if values.pop("group_by_length") is True:
+                values.setdefault("batching", "group_by_length")
+        return values
 
 
 class RunConfig(_Section):

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import faults
 from ..chat import truncation_problem
-from ..config import RunConfig
+from ..config import GROUP_BY_LENGTH_WARNING, RunConfig
 from ..devices import (
     accelerator_arguments,
     describe_device,
@@ -181,8 +181,8 @@ def prepare_data(session: Session) -> None:
             raise WorkbenchError(problem[1], TRUNCATION_HINT, kind="config")
         if problem is not None:
             session.log(problem[1], "warning")
-    if config.training.group_by_length:
-        session.log("training.group_by_length is on: faster, but it has collapsed small runs to the majority class; compare with it off", "warning")
+    if config.training.batching == "group_by_length":
+        session.log(GROUP_BY_LENGTH_WARNING, "warning")
 
 
 def load_model(session: Session) -> None:
@@ -240,7 +240,8 @@ def build_arguments(session: Session) -> Any:
         report_to=trainer_report_to(training.report_to, run.path),
         run_name=run.id,
         disable_tqdm=True,
-        train_sampling_strategy="group_by_length" if training.group_by_length else "random",
+        # length_buckets: the trainer class draws its own sampler (build_trainer)
+        train_sampling_strategy="group_by_length" if training.batching == "group_by_length" else "random",
     )
     common.update(accelerator_arguments(session.device))  # fast CUDA defaults; recorded in `started` as runtime
     common.update(scale_arguments(training))  # gradient checkpointing, FSDP, DeepSpeed
@@ -280,14 +281,22 @@ def build_trainer(session: Session, args: Any) -> tuple[Any, EventCallback]:
     if task.generates:
         from trl import SFTTrainer
 
-        trainer = SFTTrainer(**common)
+        trainer = _trainer_class(SFTTrainer, config)(**common)
     else:
         from transformers import Trainer
 
-        trainer = Trainer(**common, data_collator=task.collator(session.tokenizer), compute_metrics=details.compute_metrics)
+        trainer = _trainer_class(Trainer, config)(**common, data_collator=task.collator(session.tokenizer), compute_metrics=details.compute_metrics)
     trainer.tlwb_details = details  # type: ignore[attr-defined]
     _install_sigterm(callback)
     return trainer, callback
+
+
+def _trainer_class(trainer_class: type, config: RunConfig) -> type:
+    if config.training.batching != "length_buckets":
+        return trainer_class
+    from .batching import trainer_with_length_buckets
+
+    return trainer_with_length_buckets(trainer_class)
 
 
 def announce(session: Session, callback: EventCallback) -> Path | None | bool:
