@@ -94,6 +94,25 @@ def test_predict_takes_arguments_or_stdin_and_run_ids(finished_tiny_run: RunDir)
     assert [json.loads(line)["label"] for line in by_stdin.stdout.splitlines()] == [r["label"] for r in rows]
 
 
+def test_predict_streams_a_long_stdin_in_order_with_progress(finished_tiny_run: RunDir, tmp_path: Path) -> None:
+    """2,500 lines (three chunks) from a file on stdin: every non-blank line once, in input order,
+    and the progress on stderr when asked for, ending with the total."""
+    texts = [f"{'good' if i % 3 else 'bad'} movie number {i} " + "word " * (i % 17) for i in range(2500)]
+    source = tmp_path / "lines.txt"
+    source.write_text("\n".join(texts[:1000]) + "\n\n  \n" + "\r\n".join(texts[1000:]) + "\n", encoding="utf-8")
+    with source.open() as stdin:
+        done = subprocess.run([*TLWB, "predict", str(finished_tiny_run.path), "--json", "--progress"], stdin=stdin,
+                              capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["text"] for row in rows] == texts
+    assert {row["label"] for row in rows} <= {"negative", "positive"}
+    assert done.stderr.splitlines()[-1].startswith("predicted 2,500 rows in ")
+    table = tlwb("predict", str(finished_tiny_run.path), input="\n".join(texts[:1100]))  # two chunks, one table
+    assert table.returncode == 0 and table.stderr == ""  # no progress unasked into a pipe
+    assert table.stdout.count("confidence") == 1 and table.stdout.count("movie number") == 1100
+
+
 def test_runs_and_show_list_the_run(finished_tiny_run: RunDir) -> None:
     runs_dir = finished_tiny_run.path.parent
     listing = tlwb("runs", "--runs-dir", str(runs_dir), "--json")

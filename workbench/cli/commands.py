@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Annotated, Any, Optional
 
 import typer
@@ -303,11 +304,10 @@ def _warn_about(config: Any) -> None:
     remote_code = remote_code_warning(config)
     if remote_code is not None:
         _print_problem("warning", "yellow", remote_code)
-    if config.training.group_by_length:
-        err_console.print(
-            "[yellow]warning:[/] training.group_by_length is on: faster, but it has collapsed small runs to the majority class",
-            soft_wrap=True,
-        )
+    if config.training.batching == "group_by_length":
+        from ..config import GROUP_BY_LENGTH_WARNING
+
+        err_console.print(f"[yellow]warning:[/] {escape(GROUP_BY_LENGTH_WARNING)}", soft_wrap=True)
 
 
 @command("eval")
@@ -341,23 +341,24 @@ def evaluate(
 @command()
 def predict(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify (or prompts to answer); read from stdin when none.")] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify (or prompts to answer); read from stdin when none, one per line.")] = None,
     runs_dir: RunsDirOption = None,
     max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, max=8192, help="Text generation: tokens to generate at most (default: the run's generation.max_new_tokens).")] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", min=0.0, max=5.0, help="Text generation: 0 is greedy (the default), higher samples more freely.")] = None,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Rows done and rows/s on stderr (default: for long input on stdin, when stderr is a terminal).")] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Predict labels for texts given as arguments or one per line on stdin; a text-generation
-    run answers each prompt through its chat template, streaming the tokens."""
+    """Predict labels for texts given as arguments or one per line on stdin (read and written a
+    chunk at a time, so files of any length stream through); a text-generation run answers each
+    prompt through its chat template, streaming the tokens."""
     _quiet_libraries(verbose)
     from ..inference import load_run_model
+    from .predicting import CHUNK_ROWS, GENERATION_CHUNK_ROWS, TableWriter, predict_in_chunks, show_progress, stdin_lines
 
-    items = list(texts or [])
-    if not items:
-        if sys.stdin.isatty():
-            raise WorkbenchError("no texts to predict", 'give texts as arguments or pipe lines in: echo "great film" | tlwb predict RUN')
-        items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    from_stdin = not texts
+    if from_stdin and sys.stdin.isatty():
+        raise WorkbenchError("no texts to predict", 'give texts as arguments or pipe lines in: echo "great film" | tlwb predict RUN')
     target = _resolve(run, runs_dir)
     task = target.config().task
     generating = task == "text-generation"
@@ -365,34 +366,43 @@ def predict(
         raise WorkbenchError("--max-new-tokens and --temperature apply to text-generation runs only",
                              f"run {target.id} is a {task} run: leave them out")
     loaded = load_run_model(target, merge_adapter=True)
+    lines = stdin_lines(sys.stdin) if from_stdin else list(texts or [])
     if generating:
         overrides = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("temperature", temperature)) if v is not None}
         loaded.config = loaded.config.model_copy(update={"generation": loaded.config.generation.model_copy(update=overrides)})
         if not as_json:
-            _stream_answers(loaded, items)
+            _stream_answers(loaded, lines)
             return
-    results = loaded.predict(items)
-    if as_json:
-        for result in results:
-            print(json.dumps(result, ensure_ascii=False))
-        return
-    from .report import prediction_table
-
-    console.print(prediction_table(results))
+    write = _write_json_lines if as_json else TableWriter(console, _prediction_names(loaded))
+    chunk_rows = GENERATION_CHUNK_ROWS if generating else CHUNK_ROWS
+    predict_in_chunks(loaded.predict, lines, write, show_progress(progress, from_stdin), chunk_rows)
 
 
-def _stream_answers(loaded: Any, prompts: list[str]) -> None:
+def _write_json_lines(results: list[dict[str, Any]]) -> None:
+    sys.stdout.write("".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results))
+    sys.stdout.flush()
+
+
+def _prediction_names(loaded: Any) -> list[str]:
+    """What the label (or entity type) column shows: the model's label names, B-/I- prefixes off."""
+    names = [str(name) for name in getattr(loaded.model.config, "id2label", {}).values()]
+    return sorted({name.split("-", 1)[1] if name[:2] in ("B-", "I-") else name for name in names})
+
+
+def _stream_answers(loaded: Any, prompts: Iterable[str]) -> None:
     """Each prompt, then its answer written token by token as the model generates it."""
     from ..streaming import stream_reply
 
     chat = bool(getattr(loaded.tokenizer, "chat_template", None))
-    for prompt in prompts:
+    for number, prompt in enumerate(prompts):
+        if number:
+            sys.stdout.write("\n")  # a blank line between one answer and the next prompt
         console.print(f"[bold]›[/] {escape(prompt)}")
         conversation: Any = [{"role": "user", "content": prompt}] if chat else prompt
         for piece in stream_reply(loaded, conversation, loaded.config.generation):
             sys.stdout.write(piece)
             sys.stdout.flush()
-        sys.stdout.write("\n\n" if prompt is not prompts[-1] else "\n")
+        sys.stdout.write("\n")
         sys.stdout.flush()
 
 

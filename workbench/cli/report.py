@@ -137,21 +137,28 @@ def metrics_tables(metrics: dict[str, Any], per_class: dict[str, dict[str, float
     return tables
 
 
-def prediction_table(results: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, header_style="bold")
+def prediction_table(results: list[dict[str, Any]], names: list[str] | None = None, *, header: bool = True) -> Table:
+    """Predictions as a table: label, confidence, text; or text, entity, type, confidence for
+    entities. `names` (the labels or entity types) fix the columns' widths, so tables of
+    successive chunks line up; `header=False` for every chunk after the first."""
+    table = Table(box=None, header_style="bold", show_header=header, expand=True)
+    name_width = max([5, *(len(name) for name in names or [])])
     if results and "entities" in results[0]:
-        for column in ("text", "entity", "type", "confidence"):
-            table.add_column(column, justify="right" if column == "confidence" else "left")
+        table.add_column("text", ratio=2)
+        table.add_column("entity", ratio=1)
+        table.add_column("type", width=name_width)
+        table.add_column("confidence", justify="right", width=10)
         for result in results:
             if not result["entities"]:
-                table.add_row(result["text"], "—", "", "")
+                table.add_row(escape(result["text"]), "—", "", "")
             for i, entity in enumerate(result["entities"]):
-                table.add_row(result["text"] if i == 0 else "", entity["text"], entity["type"], f"{entity['confidence']:.3f}")
+                table.add_row(escape(result["text"]) if i == 0 else "", escape(entity["text"]), entity["type"], f"{entity['confidence']:.3f}")
         return table
-    for column in ("label", "confidence", "text"):
-        table.add_column(column, justify="right" if column == "confidence" else "left")
+    table.add_column("label", width=name_width)
+    table.add_column("confidence", justify="right", width=10)
+    table.add_column("text", ratio=1)
     for result in results:
-        table.add_row(result["label"], f"{result['confidence']:.3f}", result["text"])
+        table.add_row(escape(result["label"]), f"{result['confidence']:.3f}", escape(result["text"]))
     return table
 
 
