@@ -23,8 +23,8 @@ from workbench.presets import config_to_toml
 from workbench.runstore import RunDir
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-#: 160 rows are 20 steps of 8: the loss has flattened (≈0.1) by step 10, and exact match on the
-#: disjoint slice is ≈0.8 against the untrained model's ≈0; 200 rows cost a minute more for nothing.
+#: 80 rows are 10 steps of 8: the loss has flattened (≈0.1) by then, and exact match on the
+#: disjoint slice is 0.81 against the untrained model's 0.19; 160 rows cost a minute more for nothing.
 TRAIN_ROWS, EVAL_ROWS = 80, 32
 
 
