@@ -53,6 +53,7 @@ from .widgets.label_errors_table import ALL_LABELS, LabelErrorsTable, as_example
 from .widgets.metrics_tables import EvalHistory, PerClassScores
 from .widgets.playground import Playground
 from .widgets.predictions_table import FILTER_NAMES, FILTERS, SORT_NAMES, SORTS, PredictionsTable, is_error
+from .widgets.results_tabs import ResultsTabs
 from .widgets.run_summary import RunSummary
 from .widgets.state import state_text
 
@@ -274,7 +275,7 @@ class ResultsScreen(WorkbenchScreen):
     def compose(self) -> ComposeResult:
         yield WorkbenchHeader()
         yield RunSummary(id="results-summary")
-        with TabbedContent(id="results-tabs"):
+        with ResultsTabs(id="results-tabs"):
             with TabPane("Metrics", id="metrics"):
                 with VerticalScroll():
                     yield DiagnosticsPanel(clip=False, id="results-diagnostics")
@@ -470,11 +471,9 @@ class ResultsScreen(WorkbenchScreen):
             self._playground().activate()
         focus = FOCUS_IN_GENERATION_PANE if self.generation else FOCUS_IN_PANE
         target = self.query_one(focus[pane or "metrics"])
-        target = target if target.display else self.query_one(Tabs)  # an empty state has nothing to focus
-        # Now, not later, and without Textual's "a widget in a pane got focus: show that pane":
-        # a key pressed in between would otherwise be undone by this focus arriving after it.
-        with self.prevent(TabPane.Focused):
-            self.set_focus(target)
+        # Now, not later: a focus deferred from a tab the user has already left would land in a
+        # hidden pane.
+        self.set_focus(target if target.display else self.query_one(Tabs))  # an empty state has nothing to focus
         self.refresh_bindings()
 
     def action_cycle_filter(self) -> None:

@@ -16,7 +16,7 @@ from screens.widgets.example_detail import ExampleDetail
 from screens.widgets.label_errors_export import LabelErrorsExportDialog
 from screens.widgets.label_errors_table import LabelErrorsTable
 from tests.fakes import FakeRun, ner_config
-from tests.tui.harness import wait_for, wait_for_screen
+from tests.tui.harness import press_until, wait_for, wait_for_screen
 from tests.tui.test_snapshots_setup_results import _results_read, quiet_world  # noqa: F401 (fixture)
 from tests.tui.test_setup import shown
 from workbench.label_errors import LABEL_ERRORS_FILE, default_export_path, parse_label_errors
@@ -74,8 +74,7 @@ async def open_label_errors(pilot, fake: FakeRun) -> ResultsScreen:
     pilot.app.open_results(fake.run)
     screen = await wait_for_screen(pilot, ResultsScreen)
     await wait_for(pilot, lambda: screen.results is not None, what="the run read")
-    await pilot.press("5")
-    await wait_for(pilot, lambda: screen.query_one(TabbedContent).active == "label-errors", what="the Label errors tab")
+    await press_until(pilot, "5", lambda: screen.query_one(TabbedContent).active == "label-errors", what="the Label errors tab")
     await pilot.pause()
     return screen
 
