@@ -49,6 +49,7 @@ DEBOUNCE_S = 0.4
 TASKS = [("classify", "text-classification"), ("tag tokens", "token-classification")]
 METHODS = [("full", "full"), ("lora", "LoRA"), ("head", "head")]
 EVAL_STRATEGIES = [("epoch", "epoch"), ("steps", "steps"), ("no", "no")]
+BATCHINGS = [("random", "random"), ("length buckets", "length_buckets"), ("group by length", "group_by_length")]
 
 #: The column drop-downs of each task: (config key, label).
 COLUMN_FIELDS = {
@@ -204,13 +205,15 @@ class SetupScreen(WorkbenchScreen):
                 with Horizontal(classes="row"):
                     yield from _field("eval", ConfigSelect("training.eval_strategy", EVAL_STRATEGIES, classes="eval-select"))
                     yield from _field("task", ConfigSelect("task", TASKS, classes="task-select"))
-        with Collapsible(title="advanced: accumulation, warmup, decay, eval steps, samples", id="advanced"):
+        with Collapsible(title="advanced: accumulation, warmup, decay, eval steps, samples, batching", id="advanced"):
             with Horizontal(classes="row"):
                 yield from _field("accum", ConfigInput("training.gradient_accumulation_steps", base, classes="short"))
                 yield from _field("warmup", ConfigInput("training.warmup_ratio", base, classes="short"))
                 yield from _field("decay", ConfigInput("training.weight_decay", base, classes="short"))
                 yield from _field("eval steps", ConfigInput("training.eval_steps", base, classes="short"))
                 yield from _field("samples", ConfigInput("training.num_samples", base, classes="short"))
+            with Horizontal(classes="row"):
+                yield from _field("batching", ConfigSelect("training.batching", BATCHINGS, classes="batching-select"))
         yield PreviewTable(id="preview-table")
         yield Static(id="setup-status")
         yield WorkbenchFooter()
