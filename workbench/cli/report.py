@@ -152,7 +152,7 @@ def prediction_table(results: list[dict[str, Any]], names: list[str] | None = No
             if not result["entities"]:
                 table.add_row(escape(result["text"]), "—", "", "")
             for i, entity in enumerate(result["entities"]):
-                table.add_row(escape(result["text"]) if i == 0 else "", escape(entity["text"]), entity["type"], f"{entity['confidence']:.3f}")
+                table.add_row(escape(result["text"]) if i == 0 else "", escape(entity["text"]), escape(entity["type"]), f"{entity['confidence']:.3f}")
         return table
     table.add_column("label", width=name_width)
     table.add_column("confidence", justify="right", width=10)
