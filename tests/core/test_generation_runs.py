@@ -88,9 +88,11 @@ def test_tlwb_train_runs_a_chat_lora_end_to_end(models: dict[str, Path], chat_da
 
 @pytest.mark.slow
 def test_a_killed_causal_lm_run_resumes_to_the_same_loss(models: dict[str, Path], chat_data: Path, tmp_path: Path) -> None:
-    """Full fine-tuning of GPT-2 with packing (ChatML fallback), SIGKILLed at step 5 of 8."""
+    """Full fine-tuning of GPT-2 with packing (ChatML fallback) and length buckets, SIGKILLed at
+    step 5 of 8: the second epoch's batches come back in the same order after the resume."""
     preset = tmp_path / "gen.toml"
-    preset.write_text(config_to_toml(generation_config(models["gpt2"], chat_data, method="full", packing=True, save_steps=3, save_total_limit=3)))
+    preset.write_text(config_to_toml(generation_config(models["gpt2"], chat_data, method="full", packing=True, save_steps=3, save_total_limit=3,
+                                                       batching="length_buckets")))
     runs_dir = tmp_path / "runs"
     whole = start_detached(preset, runs_dir, hooks_env(), "--no-preflight")
     killed = start_detached(preset, runs_dir, hooks_env(kill_at_step=5), "--no-preflight")
@@ -108,7 +110,7 @@ def test_a_killed_causal_lm_run_resumes_to_the_same_loss(models: dict[str, Path]
 
 @pytest.mark.slow
 def test_two_gloo_processes_write_one_coherent_generation_run(models: dict[str, Path], chat_data: Path, tmp_path: Path) -> None:
-    run = train_to_end(generation_config(models["llama"], chat_data, nproc=2), tmp_path / "runs")
+    run = train_to_end(generation_config(models["llama"], chat_data, nproc=2, batching="length_buckets"), tmp_path / "runs")
     types = [e["type"] for e in raw_events(run)]
     assert types.count("started") == 1 and types.count("finished") == 1 and "failed" not in types, run.log_path.read_text()[-3000:]
     steps = [e["step"] for e in raw_events(run, "step")]
