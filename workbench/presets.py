@@ -226,6 +226,10 @@ def _sections() -> dict[str, type[BaseModel]]:
     }
 
 
+#: Keys of earlier versions that still read (each section's validator turns them into today's).
+LEGACY_KEYS = frozenset({"training.group_by_length"})
+
+
 def _check_key(key: str) -> None:
     section, _, field = key.partition(".")
     sections = _sections()
@@ -235,7 +239,7 @@ def _check_key(key: str) -> None:
         return
     if section not in sections:
         _unknown(section, list(sections))
-    if field not in sections[section].model_fields:
+    if field not in sections[section].model_fields and key not in LEGACY_KEYS:
         _unknown(key, [f"{section}.{name}" for name in sections[section].model_fields])
 
 
