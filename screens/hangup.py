@@ -15,8 +15,8 @@ thread's full queue, so a timer on the loop would never fire again.
 from __future__ import annotations
 
 import errno
-import signal
 import os
+import signal
 import sys
 import threading
 import time
