@@ -27,7 +27,7 @@ GENERATION_MAX_LENGTH = 512
 Batching = Literal["random", "length_buckets", "group_by_length"]
 #: Said before a run with `training.batching = "group_by_length"` (CLI, Setup and the run's log).
 GROUP_BY_LENGTH_WARNING = ("training.batching = \"group_by_length\" is on: faster, but it has collapsed small runs"
-                           " to the majority class; \"length_buckets\" is as fast without that")
+                           " to the majority class; \"length_buckets\" also batches similar lengths, with the labels mixed")
 
 
 class _Section(BaseModel):
