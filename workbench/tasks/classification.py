@@ -223,11 +223,11 @@ class TextClassification:
         device = next(model.parameters()).device
         encoded = tokenizer(texts, truncation=True, max_length=max_length)
         columns = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
-        pad_id = tokenizer.pad_token_id or 0
+        collate = self.collator(tokenizer)
         order = length_order([len(ids) for ids in encoded["input_ids"]])
         for start in range(0, len(order), PREDICT_BATCH):
             indices = order[start : start + PREDICT_BATCH]
-            batch = _padded({key: [encoded[key][i] for i in indices] for key in columns}, pad_id, tokenizer.padding_side)
+            batch = collate([{key: encoded[key][i] for key in columns} for i in indices])
             with torch.inference_mode():
                 probs = torch.softmax(model(**{k: v.to(device) for k, v in batch.items()}).logits.float(), dim=-1).cpu().tolist()
             for index, row in zip(indices, probs):
@@ -263,24 +263,6 @@ class TextClassification:
             with torch.no_grad():
                 logits[indices] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
         return self.evaluate(logits, encoded["labels"], dataset, names, 20)
-
-
-def _padded(columns: dict[str, list[list[int]]], pad_id: int, side: str) -> dict[str, Any]:
-    """Token id lists padded to the longest as tensors: ids with `pad_id`, masks and segment ids
-    with 0, on the tokenizer's padding side (a decoder used as a classifier pads left)."""
-    import torch
-
-    width = max(len(ids) for ids in columns["input_ids"])
-    tensors = {}
-    for key, rows in columns.items():
-        tensor = torch.full((len(rows), width), pad_id if key == "input_ids" else 0, dtype=torch.long)
-        for i, row in enumerate(rows):
-            if side == "left":
-                tensor[i, width - len(row):] = torch.tensor(row)
-            else:
-                tensor[i, : len(row)] = torch.tensor(row)
-        tensors[key] = tensor
-    return tensors
 
 
 def length_order(lengths: list[int]) -> list[int]:
