@@ -12,7 +12,8 @@ means something). Sides:
                   the rows out for validation, so it trains on fewer rows than the plain scripts.
 - `tlwb-plainargs` as `tlwb`, with warmup 0 and weight decay 0 (a bare `TrainingArguments`).
 - `tlwb-buckets`  as `tlwb`, with `training.batching = "length_buckets"` (similar lengths per batch,
-                  labels mixed, batches shuffled).
+                  labels mixed, batches shuffled): text classification's default, so the same as `tlwb`.
+- `tlwb-random`   as `tlwb`, with `training.batching = "random"` (the Trainer's shuffled order).
 - `tlwb-grouped`  as `tlwb`, with `training.batching = "group_by_length"` (the Trainer's grouping).
 - `plain-max_length` a tutorial Trainer script padding every example to max_length in `map()`.
 - `plain-dynamic` the same script with per-batch padding (the collator pads).
@@ -23,7 +24,7 @@ training samples/s. Wall-time ratios are noisy on a shared machine; accuracies a
     python benchmarks/train_throughput.py                          # 2,000 rows, seeds 42 1 7
     python benchmarks/train_throughput.py --sides tlwb,plain-dynamic --seeds 42,1,7,3
     python benchmarks/train_throughput.py --quick                  # a small smoke run
-    python benchmarks/train_throughput.py --sides tlwb,tlwb-buckets,tlwb-grouped --seeds 42,1,7,3 \
+    python benchmarks/train_throughput.py --sides tlwb-random,tlwb-buckets,tlwb-grouped --seeds 42,1,7,3 \
         --method lora --dataset ag_news                             # the batching study, one cell
 """
 
@@ -48,6 +49,7 @@ TLWB_SIDES: dict[str, list[str]] = {
     "tlwb-holdout": [],
     "tlwb-plainargs": ["training.warmup_ratio=0", "training.weight_decay=0"],
     "tlwb-buckets": ["training.batching=length_buckets"],
+    "tlwb-random": ["training.batching=random"],
     "tlwb-grouped": ["training.batching=group_by_length"],
 }
 #: A run that predicts one class for this share of the held-out rows has collapsed.

@@ -136,7 +136,8 @@ async def test_a_row_limit_and_advanced_settings_reach_the_run(runs_dir: Path, t
                            ("training.weight_decay", "0"), ("training.eval_steps", "5"), ("training.num_samples", "10")):
             await retype(pilot, field(screen, key), value)
         screen.query_one("#training-eval_strategy").value = "steps"
-        screen.query_one("#training-batching").value = "length_buckets"
+        assert screen.query_one("#training-batching").value == "length_buckets"  # text classification's default
+        screen.query_one("#training-batching").value = "random"
         await previews_done(pilot, screen)
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: launches.configs, what="Setup's StartRun")
@@ -145,7 +146,7 @@ async def test_a_row_limit_and_advanced_settings_reach_the_run(runs_dir: Path, t
         assert config.training.gradient_accumulation_steps == 2 and config.training.warmup_ratio == pytest.approx(0.1)
         assert config.training.weight_decay == 0 and config.training.num_samples == 10
         assert (config.training.eval_strategy, config.training.eval_steps) == ("steps", 5)
-        assert config.training.batching == "length_buckets"
+        assert config.training.batching == "random"
 
 
 async def test_a_long_run_asks_before_it_starts_with_a_rough_estimate(runs_dir: Path, tiny_preset: Path,
