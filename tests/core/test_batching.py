@@ -121,3 +121,20 @@ def test_old_presets_say_group_by_length() -> None:
     assert validate_config({**base, "training": {"group_by_length": True}}).training.batching == "group_by_length"
     assert validate_config({**base, "training": {"group_by_length": False}}).training.batching == "random"
     assert RunConfig.model_validate({**base, "training": {"batching": "length_buckets"}}).training.batching == "length_buckets"
+
+
+def test_length_buckets_are_text_classifications_default_only() -> None:
+    """The measured task gets length buckets when the config doesn't say; the others keep the
+    Trainer's order; whatever a config says stays, and the resolved config says it explicitly."""
+    from workbench.presets import config_to_toml
+
+    def batching(task: str, **training: object) -> str:
+        return RunConfig.model_validate({"task": task, "model": {"name": "m"}, "data": {"train": "t.jsonl"},
+                                         "training": training}).training.batching
+
+    assert batching("text-classification") == "length_buckets"
+    assert batching("token-classification") == batching("text-generation") == "random"
+    assert batching("text-classification", batching="random") == "random"
+    assert batching("token-classification", batching="length_buckets") == "length_buckets"
+    resolved = RunConfig.model_validate({"model": {"name": "m"}, "data": {"train": "t.csv"}})
+    assert 'batching = "length_buckets"' in config_to_toml(resolved)
