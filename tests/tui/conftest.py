@@ -1,9 +1,12 @@
-"""A snapshot that doesn't match says how, in the test's own output.
+"""Snapshots that don't depend on timing, and a mismatch that says how in the test's own output.
 
-pytest-textual-snapshot reports a mismatch as `assert False` and an HTML report, which a CI run
-doesn't keep. The `snap_compare` here wraps the plugin's: on a mismatch it prints the two screens
-as text, their line-by-line difference, and where the focus was, so a rare mismatch on a loaded
-machine can be read from the log alone.
+The `snap_compare` here wraps pytest-textual-snapshot's:
+- before the capture, every text cursor on the screen stops blinking (shown, steady): a blinking
+  cursor is captured on or off depending on when the capture falls, which failed a busy run;
+- on a mismatch, which the plugin reports as `assert False` and an HTML report that a CI run
+  doesn't keep, it prints the two screens as text, their line-by-line difference (or, with the
+  same text, the difference in styles) and where the focus was, so a rare mismatch on a loaded
+  machine can be read from the log alone.
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from typing import Any
 import pytest
 from pytest_textual_snapshot import node_to_report_path
 
+from tests.tui.harness import settled
+
 #: A character cell's width in the SVGs Textual exports.
 CELL_WIDTH = 12.2
 TEXT_ELEMENT = re.compile(r'<text class="([^"]*)" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>')
+TEXT_RUN = re.compile(r'<text class="terminal-(?:\d+-)?(r\d+)" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>')
+STYLE_CLASS = re.compile(r"\.terminal-(?:\d+-)?(r\d+)\s*\{\s*([^}]*)\}")
+BACKGROUND = re.compile(r'<rect fill="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"')
 
 
 def svg_lines(svg: str) -> list[str]:
@@ -38,9 +46,15 @@ def svg_lines(svg: str) -> list[str]:
 
 
 def svg_styles(svg: str) -> list[str]:
-    """`row:column class` for every text run: a mismatch with the same text differs here."""
-    return [f"{float(y):.0f}:{round(float(x) / CELL_WIDTH)} {re.sub(r'terminal-[0-9]+-', '', cls)} {html.unescape(text)!r}"
-            for cls, x, y, text in TEXT_ELEMENT.findall(svg)]
+    """`row:column style text` for every text run and `row:column width colour` for every background
+    (styles resolved from the SVG's own classes, whose numbering differs between captures): a
+    mismatch with the same text differs here, e.g. a cursor drawn in one and not the other."""
+    styles = dict(STYLE_CLASS.findall(svg))
+    runs = [f"{float(y):.0f}:{round(float(x) / CELL_WIDTH)} {styles.get(cls, cls).strip()} {html.unescape(text)!r}"
+            for cls, x, y, text in TEXT_RUN.findall(svg)]
+    backgrounds = [f"{float(y):.0f}:{round(float(x) / CELL_WIDTH)} w{round(float(width) / CELL_WIDTH)} {fill}"
+                   for fill, x, y, width in BACKGROUND.findall(svg)]
+    return runs + backgrounds
 
 
 def mismatch_report(expected: str, actual: str, focused: str) -> str:
@@ -67,6 +81,9 @@ def snap_compare(snap_compare: Callable[..., bool], request: pytest.FixtureReque
                 result = run_before(pilot)
                 if hasattr(result, "__await__"):
                     await result
+            for editor in pilot.app.screen.query("Input, TextArea"):
+                editor.cursor_blink = False
+            await settled(pilot)
             focused[0] = repr(pilot.app.focused)
 
         matched = snap_compare(app, *args, run_before=recorded, **kwargs)

@@ -18,6 +18,9 @@ from workbench import runner
 from workbench.runstore import RunDir
 
 M = TypeVar("M", bound=Message)
+#: Captures in a row (50 ms apart) that must match before a screen counts as settled: one pair can
+#: fall between a message posted and a loaded machine getting round to it.
+SETTLED_CAPTURES = 3
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
@@ -97,16 +100,17 @@ async def wait_for_first_screen(pilot: Pilot) -> None:
 async def settled(pilot: Pilot, timeout: float = 60.0) -> None:
     """The current screen has nothing left to do: none of its workers running (the app's own, such
     as a run watcher, may go on) and the screen the same across a pause (a layout that moves once
-    more, e.g. when a scroll bar appears, has moved). Snapshot tests call it last, so that a busy
-    machine can't catch the screen half-drawn."""
+    more, e.g. when a scroll bar appears, has moved) over `SETTLED_CAPTURES` captures. Snapshot
+    tests call it last, so that a busy machine can't catch the screen half-drawn."""
     deadline = time.monotonic() + timeout
-    previous = None
+    previous, unchanged = None, 0
     while True:
         await pilot.pause(0.05)
         screen = pilot.app.screen
         busy = [w for w in pilot.app.workers if w.is_running and screen in w.node.ancestors_with_self]
         drawn = pilot.app.export_screenshot()
-        if not busy and drawn == previous:
+        unchanged = unchanged + 1 if drawn == previous and not busy else 0
+        if unchanged >= SETTLED_CAPTURES:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"the screen did not settle in {timeout:.0f}s (still running: {busy})")
