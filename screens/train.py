@@ -29,7 +29,7 @@ from workbench.runstore import RunDir
 from .base import WorkbenchScreen
 from .dialogs import ConfirmDialog
 from .messages import RunEvent
-from .widgets.curves import RunCurve, loss_series, metric_series
+from .widgets.curves import FRACTION_METRICS, RunCurve, loss_series, metric_series
 from .widgets.diagnostics import DiagnosticsPanel
 from .widgets.footer import WorkbenchFooter
 from .widgets.header import WorkbenchHeader
@@ -164,7 +164,9 @@ class TrainScreen(WorkbenchScreen):
         metric = watcher.main_metric  # the task's own, as the run wrote it (RunHistory)
         if metric:
             xlim = (loss.xs[0], loss.xs[-1]) if loss.xs else None
-            self.query_one("#metric-curve", RunCurve).show(metric_series(evals, metric), title=f"eval {metric}", xlim=xlim)
+            ybounds = (0.0, 1.0) if metric in FRACTION_METRICS else None
+            self.query_one("#metric-curve", RunCurve).show(metric_series(evals, metric), title=f"eval {metric}", xlim=xlim,
+                                                           ybounds=ybounds)
 
     # -- cancel -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

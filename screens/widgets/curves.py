@@ -42,6 +42,27 @@ def thin(series: Series, limit: int) -> Series:
     return Series(series.label, [series.xs[i] for i in picks], [series.ys[i] for i in picks])
 
 
+#: Metrics that are fractions: a chart of one never shows a value outside 0–1 on its axis.
+FRACTION_METRICS = frozenset({"accuracy", "macro_f1", "f1", "precision", "recall", "exact_match"})
+
+
+def y_range(series: Sequence[Series], bounds: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The y axis for series that are flat (one evaluation so far, or the same value each time):
+    a little either side of the value, kept inside `bounds`. None (plotext's own range) otherwise.
+
+    plotext centres a flat line in ±0.5 of its value, so a first accuracy of 0.988 drew an axis
+    from 0.49 to 1.48."""
+    values = {y for s in series for y in s.ys}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    pad = max(abs(value) * 0.05, 0.01)
+    low, high = value - pad, value + pad
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return (low, high) if high > low else None
+
+
 class RunCurve(PlotextPlot):
     """A braille line chart; the title lives in the border so the plot keeps every row."""
 
@@ -53,6 +74,7 @@ class RunCurve(PlotextPlot):
         self.marker = marker
         self._series: list[Series] = []
         self._xlim: tuple[float, float] | None = None
+        self._ybounds: tuple[float, float] | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -69,10 +91,13 @@ class RunCurve(PlotextPlot):
         """How many points are plotted in total (tests read this)."""
         return sum(len(s.xs) for s in self._series)
 
-    def show(self, *series: Series, title: str | None = None, xlim: tuple[float, float] | None = None) -> None:
-        """Plot `series`; `xlim` lines this chart's steps up with another's."""
+    def show(self, *series: Series, title: str | None = None, xlim: tuple[float, float] | None = None,
+             ybounds: tuple[float, float] | None = None) -> None:
+        """Plot `series`; `xlim` lines this chart's steps up with another's; `ybounds` are the
+        values the series can take (0–1 for a fraction), which the y axis never leaves."""
         self._series = [s for s in series if s.xs]
         self._xlim = xlim
+        self._ybounds = ybounds
         if title is not None:
             self.border_title = title
         self._draw()
@@ -104,6 +129,9 @@ class RunCurve(PlotextPlot):
             plt.xlim(first, last)
             steps = step_ticks(first, last)
             plt.xticks(steps, [f"{step:,}" for step in steps])
+            ylim = y_range(self._series, self._ybounds)
+            if ylim is not None:
+                plt.ylim(*ylim)
         self.refresh()
 
 

@@ -11,7 +11,7 @@ from textual.widgets import ProgressBar, Static
 from screens.app import WorkbenchApp
 from screens.messages import StepEvent
 from screens.train import TrainScreen
-from screens.widgets.curves import RunCurve
+from screens.widgets.curves import RunCurve, Series, y_range
 from screens.widgets.log_tail import RunLog
 from screens.widgets.stats_panel import StatsPanel
 from tests.fakes import FakeRun
@@ -200,3 +200,12 @@ async def test_a_collapsed_evaluation_is_diagnosed_in_one_warning_line(runs_dir:
         fake.finish()
         await wait_for(pilot, lambda: "finished" in _text(screen.query_one("#progress-steps", Static)), what="finished")
         assert panel.lines == [line]  # checked again at the end: still collapsed
+
+
+def test_a_flat_eval_curve_keeps_its_axis_near_the_value_and_inside_a_fractions_range() -> None:
+    """One evaluation so far: plotext's own ±0.5 drew an accuracy axis up to 1.48."""
+    low, high = y_range([Series("eval", [20], [0.988])], (0.0, 1.0))
+    assert 0.9 < low < 0.988 and high == 1.0
+    assert y_range([Series("eval", [20, 40], [0.5, 0.5])], None) == pytest.approx((0.475, 0.525))
+    assert y_range([Series("eval", [20, 40], [0.5, 0.7])], (0.0, 1.0)) is None  # a real range: plotext's own
+    assert y_range([Series("loss", [1], [0.0])], None) == pytest.approx((-0.01, 0.01))
