@@ -139,12 +139,14 @@ def check_calibration(confidences: Sequence[float], correct: Sequence[bool], min
         return []
     mean_confidence = sum(confidences) / len(confidences)
     accuracy = sum(map(bool, correct)) / len(correct)
-    direction = "over-confident" if mean_confidence > accuracy else "under-confident"
+    over = mean_confidence > accuracy
+    # Over-confidence is what overfitting looks like; under-confidence, a model not yet sharpened.
+    remedy = "more training data or fewer epochs usually help" if over else "more epochs or a higher learning rate usually help"
     return [Diagnostic(
         "calibration",
-        f"confidences are {direction}: expected calibration error {ece:.3f} (mean confidence {mean_confidence:.2f}, accuracy {accuracy:.2f})",
-        "don't read confidences as probabilities; more training data or fewer epochs usually help, "
-        "or calibrate the exported model (temperature scaling)",
+        f"confidences are {'over' if over else 'under'}-confident: expected calibration error {ece:.3f}"
+        f" (mean confidence {mean_confidence:.2f}, accuracy {accuracy:.2f})",
+        f"don't read confidences as probabilities; {remedy}, or calibrate the exported model (temperature scaling)",
     )]
 
 

@@ -96,6 +96,9 @@ def test_expected_calibration_error_and_the_reliability_table() -> None:
     assert table == [{"low": 0.9, "high": 1.0, "n": 100, "confidence": pytest.approx(0.95), "accuracy": 0.6}]
     found = check_calibration(confidences, correct)
     assert kinds(found) == ["calibration"] and "over-confident" in found[0].message
+    assert "fewer epochs" in found[0].hint
+    under = check_calibration([0.6] * 100, [True] * 100)  # right every time, never sure: not sharpened yet
+    assert "under-confident" in under[0].message and "more epochs" in under[0].hint and "fewer" not in under[0].hint
     assert check_calibration([0.8] * 100, [i < 80 for i in range(100)]) == []
     assert check_calibration([0.95] * 10, [False] * 10) == []  # too few rows to judge
 
