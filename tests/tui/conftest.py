@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import inspect
 import pickle
 import re
 from collections.abc import Callable
@@ -25,7 +26,6 @@ from tests.tui.harness import settled
 
 #: A character cell's width in the SVGs Textual exports.
 CELL_WIDTH = 12.2
-TEXT_ELEMENT = re.compile(r'<text class="([^"]*)" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>')
 TEXT_RUN = re.compile(r'<text class="terminal-(?:\d+-)?(r\d+)" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>')
 STYLE_CLASS = re.compile(r"\.terminal-(?:\d+-)?(r\d+)\s*\{\s*([^}]*)\}")
 BACKGROUND = re.compile(r'<rect fill="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"')
@@ -34,8 +34,8 @@ BACKGROUND = re.compile(r'<rect fill="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="
 def svg_lines(svg: str) -> list[str]:
     """The text of a Textual SVG screenshot, one string per terminal row."""
     rows: dict[float, list[tuple[float, str]]] = {}
-    for match in TEXT_ELEMENT.finditer(svg):
-        rows.setdefault(float(match.group(3)), []).append((float(match.group(2)), html.unescape(match.group(4))))
+    for _, x, y, text in TEXT_RUN.findall(svg):
+        rows.setdefault(float(y), []).append((float(x), html.unescape(text)))
     lines = []
     for y in sorted(rows):
         line = ""
@@ -58,6 +58,7 @@ def svg_styles(svg: str) -> list[str]:
 
 
 def mismatch_report(expected: str, actual: str, focused: str) -> str:
+    """What a mismatched snapshot showed, and how it differs from the stored one."""
     expected_lines, actual_lines = svg_lines(expected), svg_lines(actual)
     parts = [f"focused when captured: {focused}", "the screen captured:", *actual_lines]
     text_diff = list(difflib.unified_diff(expected_lines, actual_lines, "expected", "actual", lineterm="", n=0))
@@ -71,7 +72,8 @@ def mismatch_report(expected: str, actual: str, focused: str) -> str:
 
 @pytest.fixture
 def snap_compare(snap_compare: Callable[..., bool], request: pytest.FixtureRequest) -> Callable[..., bool]:
-    """The plugin's `snap_compare`, printing what differs when the screen doesn't match."""
+    """The plugin's `snap_compare`, capturing with steady cursors and printing what differs when
+    the screen doesn't match."""
 
     def compare(app: Any, *args: Any, run_before: Callable | None = None, **kwargs: Any) -> bool:
         focused: list[str] = ["(not recorded)"]
@@ -79,7 +81,7 @@ def snap_compare(snap_compare: Callable[..., bool], request: pytest.FixtureReque
         async def recorded(pilot: Any) -> None:
             if run_before is not None:
                 result = run_before(pilot)
-                if hasattr(result, "__await__"):
+                if inspect.isawaitable(result):
                     await result
             for editor in pilot.app.screen.query("Input, TextArea"):
                 editor.cursor_blink = False
