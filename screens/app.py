@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import threading
 import time
@@ -265,7 +264,7 @@ class WorkbenchApp(App[None]):
     async def _delete(self, run: RunDir) -> None:
         if await asyncio.to_thread(run.is_alive):  # the lock, not a status that may be stale
             raise RunError(f"{run.id} is still training", "open it and cancel it (ctrl+x) before deleting")
-        await asyncio.to_thread(shutil.rmtree, run.path, ignore_errors=True)
+        await asyncio.to_thread(run.delete)
         self.notify(f"deleted {run.id}")
         from .runs import RunsScreen
 

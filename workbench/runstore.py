@@ -143,6 +143,27 @@ class RunDir:
     def exists(self) -> bool:
         return self.config_path.is_file()
 
+    def delete(self) -> None:
+        """Remove the run directory and everything in it.
+
+        It is first renamed aside (one atomic step), then removed. Removed in place, a reader
+        looking at the run meanwhile (a Runs rescan, a watcher) could find status.json gone and
+        events.jsonl still there, rebuild status.json into the half-removed folder and leave it
+        behind. Renamed, the run is simply gone for every reader."""
+        import secrets
+        import shutil
+
+        aside = self.path.with_name(f".deleting-{self.path.name}-{secrets.token_hex(4)}")
+        try:
+            self.path.rename(aside)
+        except FileNotFoundError:
+            return  # already gone
+        except OSError as error:
+            raise RunError(f"could not delete {self.id}: {error.strerror or error}", f"check the permissions of {self.path.parent}") from None
+        shutil.rmtree(aside, ignore_errors=True)
+        if aside.exists():
+            raise RunError(f"{self.id} is gone from the runs, but {aside} could not be removed whole", f"remove {aside} by hand")
+
     def config(self):
         from .presets import read_toml, validate_config
 
@@ -597,11 +618,11 @@ class RunSummary:
 
 
 def list_runs(runs_dir: Path) -> list[RunDir]:
-    """Runs in a runs directory, newest first."""
+    """Runs in a runs directory, newest first (a hidden folder is none: e.g. a run being deleted)."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    runs = [RunDir(p) for p in runs_dir.iterdir() if p.is_dir() and (p / "config.toml").is_file()]
+    runs = [RunDir(p) for p in runs_dir.iterdir() if not p.name.startswith(".") and p.is_dir() and (p / "config.toml").is_file()]
     return sorted(runs, key=lambda r: r.id, reverse=True)
 
 

@@ -99,3 +99,30 @@ def test_a_live_summary_counts_its_open_segment_up_to_now(runs_dir: Path) -> Non
     summary = summarize(fake.run)
     assert summary.state == "running" and summary.extra["step"]["step"] == 10
     assert summary.duration_at(fake.started_at + 69) == 69
+
+
+def test_a_run_read_while_it_is_deleted_is_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Runs screen rescans while a deletion goes on. Removed in place, a run whose status.json
+    went first was read, its status rebuilt into the half-removed folder, and the folder stayed
+    (a CI failure of the TUI's delete test). Here the read happens mid-removal, every time."""
+    import shutil
+
+    fake = FakeRun(tmp_path / "runs")
+    fake.started()
+    fake.finish()
+    run = fake.run
+    real_rmtree = shutil.rmtree
+    seen: list[str] = []
+
+    def rmtree_with_a_reader_in_between(path, *args, **kwargs):  # noqa: ANN001 - shutil's signature
+        (Path(path) / "status.json").unlink()  # removal got as far as status.json …
+        seen.append(run.status().state)  # … when a rescan reads the run by its name
+        assert list_runs(tmp_path / "runs") == []  # … or lists the runs
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree_with_a_reader_in_between)
+    run.delete()
+    assert seen == ["missing"]  # the reader found no run, so it rebuilt nothing
+    assert not run.path.exists() and list((tmp_path / "runs").iterdir()) == []
+    run.delete()  # deleting what is gone is not an error
+
