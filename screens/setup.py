@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, get_args
 
 from rich.text import Text
 from textual import on, work
@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Collapsible, Input, Label, OptionList, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
-from workbench.config import GROUP_BY_LENGTH_WARNING, RunConfig
+from workbench.config import GROUP_BY_LENGTH_WARNING, Batching, RunConfig
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.presets import describe_config, load_config, save_preset, user_presets_dir, validate_config
 from workbench import humanize, packaged_models
@@ -49,7 +49,7 @@ DEBOUNCE_S = 0.4
 TASKS = [("classify", "text-classification"), ("tag tokens", "token-classification")]
 METHODS = [("full", "full"), ("lora", "LoRA"), ("head", "head")]
 EVAL_STRATEGIES = [("epoch", "epoch"), ("steps", "steps"), ("no", "no")]
-BATCHINGS = [("random", "random"), ("length buckets", "length_buckets"), ("group by length", "group_by_length")]
+BATCHINGS = [(value.replace("_", " "), value) for value in get_args(Batching)]  # every kind the config takes
 
 #: The column drop-downs of each task: (config key, label).
 COLUMN_FIELDS = {

@@ -17,6 +17,8 @@ import datetime as dt
 import errno
 import json
 import os
+import secrets
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -150,9 +152,6 @@ class RunDir:
         looking at the run meanwhile (a Runs rescan, a watcher) could find status.json gone and
         events.jsonl still there, rebuild status.json into the half-removed folder and leave it
         behind. Renamed, the run is simply gone for every reader."""
-        import secrets
-        import shutil
-
         aside = self.path.with_name(f".deleting-{self.path.name}-{secrets.token_hex(4)}")
         try:
             self.path.rename(aside)
