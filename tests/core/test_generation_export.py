@@ -7,6 +7,7 @@ fresh interpreter that never imports tlwb: full and merged-LoRA exports through
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -82,8 +83,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunDir]:
     return trained
 
 
+@functools.cache
 def tlwb_predict(run: RunDir) -> list[str]:
-    """What `tlwb predict RUN PROMPT… --json` generates (greedy, the run's generation settings)."""
+    """What `tlwb predict RUN PROMPT… --json` generates (greedy, the run's generation settings);
+    asked once per run (each ask is a process start-up of torch), then remembered."""
     done = tlwb("predict", str(run.path), *PROMPTS, "--json", env=hooks_env())
     assert done.returncode == 0, done.stderr[-2000:]
     return [json.loads(line)["generated"] for line in done.stdout.strip().splitlines()]

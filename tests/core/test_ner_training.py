@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.conftest import build_tiny_model
+from tests.core.test_bad_input import run_main
 from workbench.cli import app
 from workbench.inference import load_run_model
 from workbench.presets import load_config
@@ -123,12 +124,13 @@ def test_eval_scores_a_conll_file(tiny_ner_run: RunDir, tmp_path: Path) -> None:
     assert report["labels"][-1] == "O" and report["per_class"]["LOC"]["support"] == 10
 
 
-def test_eval_of_a_file_without_tags_is_a_one_line_error(tiny_ner_run: RunDir, tmp_path: Path) -> None:
+def test_eval_of_a_file_without_tags_is_a_one_line_error(tiny_ner_run: RunDir, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("Angela B-PER\nMerkel\n")
-    result = tlwb("eval", str(tiny_ner_run.path), "--data", str(bad))
-    assert result.returncode == 2
-    assert "line 2 has one column" in result.stderr and "Traceback" not in result.stderr
+    code, _, err = run_main(["eval", str(tiny_ner_run.path), "--data", str(bad)], capsys, monkeypatch)
+    assert code == 2
+    assert "line 2 has one column" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("method", ["lora", "head"])
@@ -144,20 +146,20 @@ def test_lora_and_head_train_and_reload(method: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow(seconds=90)
 def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path) -> None:
-    """The packaged MiniLM, fully fine-tuned on 1,000 CoNLL-2003 training sentences for one
-    epoch, scored on 300 validation sentences it never saw (F1 0.73 on 500 when written; about a
-    minute on a quiet 2-core machine)."""
+    """The packaged MiniLM, fully fine-tuned on 600 CoNLL-2003 training sentences for one epoch,
+    scored on 200 validation sentences it never saw (F1 0.56 when written, 0.46 with 500 sentences
+    at 2e-4: it must clear 0.4; under a minute on a quiet 2-core machine)."""
     from benchmarks.ner_quality import write_subset
 
-    train = write_subset(shared_data / "conll2003" / "train.txt", 1000, tmp_path / "train.txt")
-    held = write_subset(shared_data / "conll2003" / "valid.txt", 300, tmp_path / "valid.txt")
+    train = write_subset(shared_data / "conll2003" / "train.txt", 600, tmp_path / "train.txt")
+    held = write_subset(shared_data / "conll2003" / "valid.txt", 200, tmp_path / "valid.txt")
     result = tlwb("train", str(REPO / "benchmarks" / "presets" / "conll2003-local.toml"), "--runs-dir", str(tmp_path / "runs"), "--json",
                   "--set", f"data.train={train}", "--set", f"data.validation={held}",
                   "--set", "training.epochs=1", "--set", "training.max_length=64", "--set", "training.batch_size=8",
-                  "--set", "training.learning_rate=2e-4")
+                  "--set", "training.learning_rate=3e-4")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     final = json.loads(result.stdout.splitlines()[-1])
-    assert final["metrics"]["n"] == 300
+    assert final["metrics"]["n"] == 200
     assert final["metrics"]["f1"] > 0.4, final["metrics"]
     shown = tlwb("predict", final["path"], "--json", "Angela Merkel visited Paris .")
     entities = json.loads(shown.stdout)["entities"]

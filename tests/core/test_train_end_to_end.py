@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.test_bad_input import run_main
 from workbench.presets import load_config
 from workbench.runner import launch, wait
 from workbench.runstore import RunDir
@@ -71,12 +72,13 @@ def test_the_saved_model_loads_with_plain_transformers(finished_tiny_run: RunDir
     assert result.stdout.split() == ["negative", "positive"]
 
 
-def test_eval_json_scores_any_labelled_file(finished_tiny_run: RunDir, tmp_path: Path) -> None:
+def test_eval_json_scores_any_labelled_file(finished_tiny_run: RunDir, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     held_out = tmp_path / "held.csv"
     held_out.write_text("text,label\ngood great movie,positive\nbad awful film,negative\ngood movie,positive\n")
-    result = tlwb("eval", str(finished_tiny_run.path), "--data", str(held_out), "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    code, out, err = run_main(["eval", str(finished_tiny_run.path), "--data", str(held_out), "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    report = json.loads(out)
     assert report["n"] == 3
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= report.keys()
     assert set(report["per_class"]) == {"negative", "positive"}
@@ -147,7 +149,8 @@ def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: 
     assert report["accuracy"] > 0.70, report
 
 
-def test_generation_options_on_a_classification_run_are_one_line(finished_tiny_run: RunDir) -> None:
-    done = tlwb("predict", str(finished_tiny_run.path), "good movie", "--max-new-tokens", "5")
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[0].startswith("error: --max-new-tokens and --temperature apply to text-generation runs only")
+def test_generation_options_on_a_classification_run_are_one_line(finished_tiny_run: RunDir, capsys: pytest.CaptureFixture,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run_main(["predict", str(finished_tiny_run.path), "good movie", "--max-new-tokens", "5"], capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[0].startswith("error: --max-new-tokens and --temperature apply to text-generation runs only")
