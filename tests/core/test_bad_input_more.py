@@ -16,8 +16,9 @@ from typing import Callable
 
 import pytest
 
+from tests import shared_runs
 from tests.core.test_bad_input import GOOD_ROWS, run_main
-from tests.core.tiny_training import tiny_config, train_to_end
+from tests.core.tiny_training import tiny_config
 from tests.fakes import cached_hub_config
 
 
@@ -165,14 +166,13 @@ def test_bad_input_is_exactly_two_lines_exit_2_and_changes_nothing(
 
 
 @pytest.fixture(scope="module")
-def finished(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A real finished LoRA run, and copies of it whose adapter is truncated or a pickle with code."""
     from tests.conftest import write_tiny_csv
 
     root = tmp_path_factory.mktemp("finished-runs")
-    data = write_tiny_csv(root / "reviews.csv")
-    good = train_to_end(tiny_config(tiny_model_dir, data, method="lora", epochs=1), root / "runs")
-    assert good.status().get("state") == "finished", (good.path / "train.log").read_text()[-2000:]
+    write_tiny_csv(root / "reviews.csv")  # what the catalogue's `eval` entries score
+    good = shared_runs.finished_tiny_run(tmp_path_factory, root / "runs", method="lora")
     runs = {"good": good.path}
     for variant in ("truncated", "pickled", "emptied"):
         copy = root / variant / good.path.name

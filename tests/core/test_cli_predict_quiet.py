@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.tiny_runs import hooks_env, tlwb
-from tests.core.tiny_training import tiny_config, train_to_end
+from tests import shared_runs
 from workbench.inference import load_run_model
 from workbench.runstore import RunDir
 
@@ -18,13 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lora_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
-    from tests.conftest import write_tiny_csv
-
-    folder = tmp_path_factory.mktemp("lora-predict")
-    data = write_tiny_csv(folder / "reviews.csv")
-    run = train_to_end(tiny_config(tiny_model_dir, data, method="lora", epochs=1), folder / "runs")
-    assert run.status().state == "finished", run.log_path.read_text()
+def lora_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    run = shared_runs.finished_tiny_run(tmp_path_factory, tmp_path_factory.mktemp("lora-predict"), method="lora")
     assert run.trained_model_dir() == run.adapter_dir
     return run
 

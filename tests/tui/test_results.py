@@ -171,13 +171,11 @@ async def test_playground_refuses_politely_without_a_saved_model(runs_dir: Path)
 
 
 @pytest.fixture
-def tiny_finished_run(runs_dir: Path, tiny_model_dir: Path, tiny_csv: Path) -> RunDir:
+def tiny_finished_run(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     """The tiny BERT trained for one epoch through the runner: a real finished run with a saved model."""
-    from tests.core.tiny_training import tiny_config, train_to_end
+    from tests import shared_runs
 
-    run = train_to_end(tiny_config(tiny_model_dir, tiny_csv, epochs=1), runs_dir)
-    assert run.status()["state"] == "finished"
-    return run
+    return shared_runs.finished_tiny_run(tmp_path_factory, runs_dir, method="full")
 
 
 @pytest.mark.slow
