@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+def atomic_write_text(path: Path, text: str, *, durable: bool = True, make_parents: bool = False) -> None:
     """Write `text` to `path` via a temp file in the same folder and an atomic rename;
-    `durable=False` skips the fsync (a cache that a crash may lose and a reader rebuilds)."""
+    `durable=False` skips the fsync (a cache that a crash may lose and a reader rebuilds).
+
+    A missing folder is an error (FileNotFoundError) unless `make_parents`: a file written into a
+    run directory must never bring back a run that was deleted meanwhile (a Runs rescan that read
+    the run just before its deletion would otherwise recreate it to store its summary)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -27,8 +32,8 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
         raise
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+def atomic_write_json(path: Path, data: Any, *, make_parents: bool = False) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", make_parents=make_parents)
 
 
 #: Files a tokenizer's `save_pretrained` writes (the Trainer saves the tokenizer into every

@@ -187,5 +187,5 @@ def export_label_errors(rows: Iterable[LabelErrorRow], path: Path, *, force: boo
         raise RunError(f"{path} is a folder", "name a file to write, e.g. label-errors.csv")
     if path.exists() and not force:
         raise RunError(f"{path} already exists", "choose another name, or replace it")
-    atomic_write_text(path, label_errors_csv(rows))
+    atomic_write_text(path, label_errors_csv(rows), make_parents=True)
     return path

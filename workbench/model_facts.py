@@ -117,7 +117,7 @@ def remember(key: str | None, facts: ModelFacts) -> None:
     if key is None:
         return
     with suppress(OSError):
-        atomic_write_text(_entry(key), facts.model_dump_json(), durable=False)
+        atomic_write_text(_entry(key), facts.model_dump_json(), durable=False, make_parents=True)
 
 
 def _entry(key: str) -> Path:

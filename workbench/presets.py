@@ -190,7 +190,7 @@ def save_preset(config: RunConfig, name: str, *, folder: Path | None = None, ove
     data["name"] = name
     if description is not None:
         data["description"] = " ".join(description.split())
-    atomic_write_text(path, config_to_toml(validate_config(data)))
+    atomic_write_text(path, config_to_toml(validate_config(data)), make_parents=True)
     return path
 
 

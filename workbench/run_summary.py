@@ -156,8 +156,12 @@ def write_summary(run: RunDir, history: Any | None = None, *, durable: bool = Tr
     """Build and write `summary.json` atomically; `durable=False` skips the fsync (a reader's
     cache, which a crash may lose: it is then rebuilt)."""
     summary = build_summary(run, history)
-    atomic_write_text(Path(run.path) / SUMMARY_FILE, json.dumps(summary, separators=(",", ":")), durable=durable)
+    _store(run, summary, durable=durable)
     return summary
+
+
+def _store(run: RunDir, summary: dict[str, Any], *, durable: bool) -> None:
+    atomic_write_text(Path(run.path) / SUMMARY_FILE, json.dumps(summary, separators=(",", ":")), durable=durable)
 
 
 def read_summary(run: RunDir) -> dict[str, Any] | None:
@@ -181,10 +185,12 @@ def load_summary(run: RunDir) -> dict[str, Any]:
     summary = read_summary(run)
     if summary is not None:
         return summary
+    summary = build_summary(run)
     try:
-        return write_summary(run, durable=False)
-    except OSError:  # a read-only run directory: the rebuilt summary is still the answer
-        return build_summary(run)
+        _store(run, summary, durable=False)
+    except OSError:  # a read-only run directory, or a run deleted since it was read: still the answer
+        pass
+    return summary
 
 
 def summarize(run: RunDir) -> RunSummary:

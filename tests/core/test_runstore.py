@@ -126,3 +126,39 @@ def test_a_run_read_while_it_is_deleted_is_not_left_behind(tmp_path: Path, monke
     assert not run.path.exists() and list((tmp_path / "runs").iterdir()) == []
     run.delete()  # deleting what is gone is not an error
 
+
+def test_a_reader_that_read_a_run_just_before_its_deletion_does_not_bring_it_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Runs rescan reads a run, the run is deleted, then the rescan stores what it read (the
+    summary cache, a rebuilt status): those writes must fail, not recreate the run's folder (a
+    quiet suite run failed the TUI's delete test on it)."""
+    from workbench import run_summary
+
+    fake = FakeRun(tmp_path / "runs")
+    fake.started()
+    fake.fail(message="out of memory", hint="lower training.batch_size")
+    run = fake.run
+    real_build = run_summary.build_summary
+
+    def deleted_while_reading(run_read: RunDir, history=None):  # noqa: ANN001, ANN202 - build_summary's signature
+        summary = real_build(run_read, history)
+        run.delete()  # the deletion lands between the read and the write
+        return summary
+
+    monkeypatch.setattr(run_summary, "build_summary", deleted_while_reading)
+    assert run_summary.load_summary(run)["state"] == "failed"  # the reader still gets its answer
+    assert not run.path.exists() and list((tmp_path / "runs").iterdir()) == []
+
+    again = FakeRun(tmp_path / "runs", "2026-11-28_101300_fake-sst2")
+    again.started()
+    again.run.status_path.write_text("{garbled")
+    real_history = RunDir.history
+
+    def history_then_deleted(self: RunDir):  # noqa: ANN202
+        history = real_history(self)
+        self.delete()
+        return history
+
+    monkeypatch.setattr(RunDir, "history", history_then_deleted)
+    assert again.run.status().state != "missing"  # rebuilt from the events it read
+    assert not again.run.path.exists() and list((tmp_path / "runs").iterdir()) == []
+

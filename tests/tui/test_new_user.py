@@ -109,8 +109,7 @@ async def test_lora_settings_hide_for_full_and_head_and_a_typed_learning_rate_st
         assert "only the new head trains" in shown(screen.query_one("#method-note"))
         assert field(screen, "training.learning_rate").value == "3e-5"  # the user's, kept
         screen.query_one("#method-kind-lora").value = True
-        await pilot.pause()
-        assert all(row.display for row in lora_rows)
+        await wait_for(pilot, lambda: all(row.display for row in lora_rows), what="the LoRA rows shown again")
         assert field(screen, "training.learning_rate").value == "3e-5"
         assert screen.build_config().training.learning_rate == pytest.approx(3e-5)
 

@@ -170,10 +170,9 @@ async def test_switching_method_disables_lora_fields_and_follows_the_default_lea
         screen = await open_setup(pilot)
         assert field(screen, "training.learning_rate").value == "0.0005"  # LoRA's default
         screen.query_one("#method-kind-full").value = True
-        await pilot.pause()
+        await wait_for(pilot, lambda: field(screen, "training.learning_rate").value == "3e-05", what="full's learning rate")
         assert screen.query_one(ConfigChoice).raw == "full"
         assert field(screen, "method.r").disabled
-        assert field(screen, "training.learning_rate").value == "3e-05"
         await previews_done(pilot, screen)
         await wait_for(pilot, lambda: "trainable (full)" in shown(screen.query_one(ModelInfo)), what="full-method info")
         await pilot.press("ctrl+t")

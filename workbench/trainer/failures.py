@@ -32,6 +32,7 @@ def record_rank_failure(run: RunDir, kind: str, message: str, hint: str) -> None
     atomic_write_json(
         ranks_dir(run) / f"rank-{rank()}.json",
         {"rank": rank(), "time": time.time(), "pid": os.getpid(), "kind": kind, "message": message, "hint": hint},
+        make_parents=True,
     )
 
 
