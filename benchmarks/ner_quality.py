@@ -59,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--plain-label-order", choices=["sorted", "tlwb"], default="sorted",
+                        help="the plain script's label ids: run_ner's sorted list, or tlwb's order (O first, then B/I per "
+                             "type). The head's rows are initialised in label order, so `tlwb` gives both sides the same "
+                             "starting weights and isolates everything else")
+    parser.add_argument("--plain-only", action="store_true", help="train and score the plain script only")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object too")
     args = parser.parse_args(argv)
     if args.quick:
@@ -106,8 +111,15 @@ def plain_run_ner(train_file: Path, eval_file: Path, model_path: str, args: argp
     set_seed(args.seed)
     raw_train = datasets.Dataset.from_dict(read_conll_plain(train_file))
     raw_eval = datasets.Dataset.from_dict(read_conll_plain(eval_file))
-    # get_label_list: the sorted unique labels of the training data
-    label_list = sorted({tag for row in raw_train["ner_tags"] for tag in row})
+    # get_label_list: the sorted unique labels of the training data (or tlwb's order, to compare
+    # the two from the same initial head)
+    tags = {tag for row in raw_train["ner_tags"] for tag in row}
+    if args.plain_label_order == "tlwb":
+        from workbench.ner import order_tags
+
+        label_list = order_tags(tags)
+    else:
+        label_list = sorted(tags)
     label_to_id = {label: i for i, label in enumerate(label_list)}
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForTokenClassification.from_pretrained(
@@ -180,9 +192,9 @@ def run_ner_f1(logits: Any, label_ids: Any, predicted_names: list[str], gold_nam
 
 
 # -- tlwb -------------------------------------------------------------------------------------
-def tlwb_run(train_file: Path, eval_file: Path, args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
+def tlwb_config(train_file: Path, eval_file: Path, args: argparse.Namespace) -> Any:
+    """The run config tlwb trains with: the shipped CoNLL preset at this benchmark's settings."""
     from workbench.presets import load_config
-    from workbench.runner import launch, wait
 
     config = load_config(str(Path(__file__).parent / "presets" / "conll2003-local.toml"), [
         f"data.train={train_file}", f"data.validation={eval_file}", "method.kind=full",
@@ -192,7 +204,13 @@ def tlwb_run(train_file: Path, eval_file: Path, args: argparse.Namespace, runs_d
         f"training.save_steps={SAVE_STEPS}",
     ])
     config.data.max_train_samples = None
-    run, process = launch(config, runs_dir)
+    return config
+
+
+def tlwb_run(train_file: Path, eval_file: Path, args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
+    from workbench.runner import launch, wait
+
+    run, process = launch(tlwb_config(train_file, eval_file, args), runs_dir)
     last = wait(run, process=process)
     if last.get("type") != "finished":
         raise SystemExit(f"tlwb run failed: {last}\n{run.log_path.read_text()[-2000:]}")
@@ -229,7 +247,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         started = time.time()
         plain = plain_run_ner(train_file, eval_file, model_path, args, work / "plain")
-        print(f"plain: trained in {plain['train_runtime_s']:.0f}s ({time.time() - started:.0f}s with scoring)", flush=True)
+        print(f"plain: trained in {plain['train_runtime_s']:.0f}s ({time.time() - started:.0f}s with scoring), "
+              f"labels {args.plain_label_order}", flush=True)
+        if args.plain_only:
+            plain["f1_strict"] = strict_f1(plain["model"], plain["tokenizer"], eval_file, tlwb_config(train_file, eval_file, args))
+            print(f"plain   F1 strict {100 * plain['f1_strict']:.2f}, run_ner {100 * plain['f1_run_ner']:.2f}, "
+                  f"{plain['samples_per_s']:.1f} samples/s")
+            result = {"plain": {k: plain[k] for k in ("f1_strict", "f1_run_ner", "samples_per_s", "train_runtime_s")},
+                      "plain_label_order": args.plain_label_order}
+            if args.json:
+                print(json.dumps(result))
+            return result
         started = time.time()
         ours = tlwb_run(train_file, eval_file, args, work / "runs")
         print(f"tlwb:  trained in {ours['train_runtime_s']:.0f}s ({time.time() - started:.0f}s in all)", flush=True)
