@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -186,10 +187,8 @@ def load_summary(run: RunDir) -> dict[str, Any]:
     if summary is not None:
         return summary
     summary = build_summary(run)
-    try:
+    with suppress(OSError):  # a read-only run directory, or a run deleted since it was read: still the answer
         _store(run, summary, durable=False)
-    except OSError:  # a read-only run directory, or a run deleted since it was read: still the answer
-        pass
     return summary
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.tiny_runs import hooks_env, tlwb
 from tests import shared_runs
+from tests.core.tiny_runs import hooks_env, tlwb
 from workbench.inference import load_run_model
 from workbench.runstore import RunDir
 
