@@ -16,8 +16,8 @@ from typing import Callable
 
 import pytest
 
+from tests.core.tiny_runs import run_main
 from tests.fakes import FakeRun
-from workbench.cli import main
 
 GOOD_ROWS = "".join(f"good great movie {i},positive\nbad awful film {i},negative\n" for i in range(20))
 
@@ -174,17 +174,6 @@ CATALOGUE = [
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file and folder under `root` with its size and modification time."""
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
-
-
-def run_main(argv: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["tlwb", *argv])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(err: str, fragment: str, hint: str) -> None:

@@ -17,7 +17,8 @@ from typing import Callable
 import pytest
 
 from tests import shared_runs
-from tests.core.test_bad_input import GOOD_ROWS, run_main
+from tests.core.test_bad_input import GOOD_ROWS
+from tests.core.tiny_runs import run_main
 from tests.core.tiny_training import tiny_config
 from tests.fakes import cached_hub_config
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.conftest import build_tiny_model
-from tests.core.test_bad_input import run_main
+from tests.core.tiny_runs import run_main
 from workbench.cli import app
 from workbench.inference import load_run_model
 from workbench.presets import load_config

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_bad_input import run_main
+from tests.core.tiny_runs import run_main
 from workbench.presets import load_config
 from workbench.runner import launch, wait
 from workbench.runstore import RunDir

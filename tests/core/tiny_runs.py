@@ -20,6 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 from tests.core.tiny_training import tiny_config
 from workbench import faults
 from workbench.presets import config_to_toml
@@ -62,6 +64,21 @@ class Hold:
 
 def tlwb(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([*TLWB, *args], capture_output=True, text=True, env=env or hooks_env(), timeout=timeout)
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """`tlwb ARGV` through the real entry point in this process (no second start-up of torch):
+    (exit code, stdout, stderr). For checks that don't need a process of their own."""
+    from workbench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["tlwb", *argv])
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def start_detached(preset: Path, runs_dir: Path, env: dict[str, str] | None = None, *extra: str) -> RunDir:
