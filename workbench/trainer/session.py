@@ -281,17 +281,23 @@ def build_trainer(session: Session, args: Any) -> tuple[Any, EventCallback]:
     if task.generates:
         from trl import SFTTrainer
 
-        trainer = _trainer_class(SFTTrainer, config)(**common)
+        trainer = _trainer_class(SFTTrainer, config, generates=True)(**common)
     else:
         from transformers import Trainer
 
-        trainer = _trainer_class(Trainer, config)(**common, data_collator=task.collator(session.tokenizer), compute_metrics=details.compute_metrics)
+        trainer = _trainer_class(Trainer, config, generates=False)(**common, data_collator=task.collator(session.tokenizer), compute_metrics=details.compute_metrics)
     trainer.tlwb_details = details  # type: ignore[attr-defined]
     _install_sigterm(callback)
     return trainer, callback
 
 
-def _trainer_class(trainer_class: type, config: RunConfig) -> type:
+def _trainer_class(trainer_class: type, config: RunConfig, generates: bool) -> type:
+    """The Trainer (SFTTrainer) with tlwb's batch orders: classifiers evaluate in length order
+    (`ordered_eval`), and `length_buckets` draws the training batches (`batching`)."""
+    if not generates:
+        from .ordered_eval import trainer_with_length_ordered_evaluation
+
+        trainer_class = trainer_with_length_ordered_evaluation(trainer_class)
     if config.training.batching != "length_buckets":
         return trainer_class
     from .batching import trainer_with_length_buckets
