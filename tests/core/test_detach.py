@@ -25,7 +25,6 @@ from tests.core.tiny_runs import (
     start_detached,
     tlwb,
     wait_for,
-    wait_for_event,
     wait_until_ended,
     write_tiny_preset,
 )
@@ -97,14 +96,24 @@ def test_detach_attach_hangup_cancel_resume_attach(preset: Path, tmp_path: Path)
     assert _process(run)[0] != pid
 
 
-def test_foreground_train_survives_its_terminal_closing(preset: Path, tmp_path: Path) -> None:
+def test_a_run_survives_its_foreground_terminal_and_a_tui_watching_it_closing(preset: Path, tmp_path: Path) -> None:
+    """`tlwb train` in a terminal, and the TUI watching the same run in another: closing either
+    kills only the watcher; the run trains on to its end."""
+    if not (REPO_ROOT / "screens" / "app.py").is_file():
+        pytest.fail("screens/app.py is missing: the TUI is part of the workbench")
     runs_dir = tmp_path / "runs"
     held = Hold(tmp_path, at_step=HELD_AT)
     terminal = PtyCommand([*TLWB, "train", str(preset), "--runs-dir", str(runs_dir), "--no-preflight"], held.env)
     terminal.read_until("checkpoint saved at step 4")
     (run_path,) = runs_dir.iterdir()
     run = RunDir(run_path)
+    pid, pid_start = _process(run)
+    tui = PtyCommand([*TLWB, "--runs-dir", str(runs_dir), "--run", run.id], hooks_env(), size=(120, 40))
+    tui.read_until(run.id, timeout=120)  # the app drew the run's screen
+    tui.hang_up()  # returns once the TUI process is gone
+    assert process_alive(pid, pid_start)
     assert terminal.hang_up() == -signal.SIGHUP  # the CLI died with its terminal ...
+    assert process_alive(pid, pid_start)
     held.release()
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]  # ... the run did not
@@ -122,23 +131,6 @@ def test_ctrl_c_in_the_foreground_cancels_with_a_checkpoint(preset: Path, tmp_pa
     (run_path,) = runs_dir.iterdir()
     cancelled = events_of(RunDir(run_path), "cancelled")[0]
     assert cancelled["checkpoint"] and Path(cancelled["checkpoint"]).is_dir()
-
-
-def test_the_tui_watching_a_run_can_die_without_the_run(preset: Path, tmp_path: Path) -> None:
-    if not (REPO_ROOT / "screens" / "app.py").is_file():
-        pytest.fail("screens/app.py is missing: the TUI is part of the workbench")
-    runs_dir = tmp_path / "runs"
-    held = Hold(tmp_path, at_step=HELD_AT)
-    run = start_detached(preset, runs_dir, held.env, "--no-preflight")
-    wait_for_event(run, "started")
-    pid, pid_start = _process(run)
-    tui = PtyCommand([*TLWB, "--runs-dir", str(runs_dir), "--run", run.id], hooks_env(), size=(120, 40))
-    tui.read_until(run.id, timeout=120)  # the app drew the run's screen
-    tui.hang_up()  # returns once the TUI process is gone
-    assert process_alive(pid, pid_start)
-    held.release()
-    status = wait_until_ended(run)
-    assert status["state"] == "finished", run.log_path.read_text()[-3000:]
 
 
 def test_the_tui_leaves_a_closed_terminal_even_with_sighup_ignored(tmp_path: Path) -> None:

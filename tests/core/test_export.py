@@ -16,9 +16,9 @@ from workbench.errors import RunError
 from workbench.export import ExportError, _point_adapter_at_hub, export_and_push, export_run, push_to_hub
 from workbench.runstore import RunDir
 
-from tests.conftest import REPO_ROOT, write_tiny_csv
+from tests import shared_runs
+from tests.conftest import REPO_ROOT
 from tests.fakes import FakeRun, fake_config
-from tests.core.tiny_training import tiny_config, train_to_end
 
 TEXTS = ["this movie was good and great", "this film was bad and awful", "the movie is not bad"]
 
@@ -73,15 +73,10 @@ def assert_same_predictions(exported: list[dict[str, float]], reference: list[di
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunDir]:
-    """A full and a LoRA run of the tiny model, trained once for this module."""
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunDir]:
+    """A full and a LoRA run of the tiny model (the session's shared ones, both learned the data)."""
     folder = tmp_path_factory.mktemp("export-runs")
-    data = write_tiny_csv(folder / "reviews.csv")
-    learning_rates = {"full": 5e-3, "lora": 3e-2}  # both learn the tiny data in 3 epochs
-    return {
-        method: train_to_end(tiny_config(tiny_model_dir, data, method=method, epochs=3, learning_rate=rate), folder / "runs")
-        for method, rate in learning_rates.items()
-    }
+    return {method: shared_runs.finished_tiny_run(tmp_path_factory, folder / method, method=method) for method in ("full", "lora")}
 
 
 # -- loadable without tlwb -------------------------------------------------------------------------

@@ -26,11 +26,11 @@ from tests.core.tiny_runs import (
     hooks_env,
     start_detached,
     tlwb,
-    wait_for,
     wait_for_event,
     wait_until_ended,
     write_tiny_preset,
 )
+from tests import shared_runs
 from tests.fakes import FakeRun
 from workbench.errors import RunError
 from workbench.runstore import RESERVE_BYTES, RunDir
@@ -271,14 +271,11 @@ DISK_FULL_AT = {"safetensors": 64 * 1024, "torch.save": 160 * 1024}
 
 
 @pytest.fixture(scope="module")
-def tiny_setup(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The tiny preset and its uninterrupted run (the weights a resumed run must end with)."""
+def tiny_setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The tiny checkpointing preset and its uninterrupted run (the session's shared one: the
+    weights a resumed run must end with)."""
     folder = tmp_path_factory.mktemp("disk-full")
-    data = folder / "reviews.csv"
-    data.write_text("text,label\n" + "".join(f"good great movie {i},positive\nbad awful film {i},negative\n" for i in range(40)))
-    preset = write_tiny_preset(folder, tiny_model_dir, data, save_total_limit=2)
-    whole = start_detached(preset, folder / "runs", hooks_env(), "--no-preflight")
-    assert wait_until_ended(whole)["state"] == "finished", whole.log_path.read_text()[-3000:]
+    preset, whole = shared_runs.checkpointed_tiny_run(tmp_path_factory, folder / "runs")
     return {"folder": folder, "preset": preset, "whole": whole}
 
 

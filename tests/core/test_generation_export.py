@@ -7,7 +7,6 @@ fresh interpreter that never imports tlwb: full and merged-LoRA exports through
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.core.tiny_decoders import build_tiny_llama
-from tests.core.tiny_runs import hooks_env, tlwb
+from tests.core.tiny_runs import hooks_env, run_main, tlwb
 from tests.core.tiny_training import train_to_end
 from workbench.config import RunConfig
 from workbench.export import export_run
@@ -83,13 +82,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunDir]:
     return trained
 
 
-@functools.cache
-def tlwb_predict(run: RunDir) -> list[str]:
-    """What `tlwb predict RUN PROMPT… --json` generates (greedy, the run's generation settings);
-    asked once per run (each ask is a process start-up of torch), then remembered."""
-    done = tlwb("predict", str(run.path), *PROMPTS, "--json", env=hooks_env())
-    assert done.returncode == 0, done.stderr[-2000:]
-    return [json.loads(line)["generated"] for line in done.stdout.strip().splitlines()]
+#: `tlwb_predict`'s answers by run folder.
+PREDICTED: dict[Path, list[str]] = {}
+
+
+def tlwb_predict(run: RunDir, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What `tlwb predict RUN PROMPT… --json` generates (greedy, the run's generation settings),
+    through tlwb's entry point in this process; asked once per run, then remembered."""
+    if run.path not in PREDICTED:
+        code, out, err = run_main(["predict", str(run.path), *PROMPTS, "--json"], capsys, monkeypatch)
+        assert code == 0, err[-2000:]
+        PREDICTED[run.path] = [json.loads(line)["generated"] for line in out.strip().splitlines()]
+    return PREDICTED[run.path]
 
 
 def in_fresh_interpreter(script: str, folder: Path) -> dict[str, Any]:
@@ -107,7 +111,8 @@ def card_front_matter(folder: Path) -> str:
 
 @pytest.mark.parametrize(("method", "merge", "kind"), [("full", False, "model"), ("lora", True, "merged")])
 def test_a_generation_export_loads_in_a_pipeline_and_generates_what_tlwb_predict_does(
-    runs: dict[str, RunDir], tmp_path: Path, method: str, merge: bool, kind: str
+    runs: dict[str, RunDir], tmp_path: Path, method: str, merge: bool, kind: str, capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run = runs[method]
     result = export_run(run, tmp_path / "export", merge=merge)
@@ -118,12 +123,13 @@ def test_a_generation_export_loads_in_a_pipeline_and_generates_what_tlwb_predict
     loaded = in_fresh_interpreter(PIPELINE_SCRIPT, result.out_dir)
     assert loaded["tlwb_imported"] is False
     assert loaded["chat_template"] and "[INST]" in loaded["chat_template"]  # the run's own template travels
-    predicted = tlwb_predict(run)
+    predicted = tlwb_predict(run, capsys, monkeypatch)
     assert any(predicted), "greedy generation produced nothing to compare"
     assert loaded["generated"] == predicted
 
 
-def test_a_generation_task_predict_matches_tlwb_predict(runs: dict[str, RunDir]) -> None:
+def test_a_generation_task_predict_matches_tlwb_predict(runs: dict[str, RunDir], capsys: pytest.CaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """`TASK.predict` on the loaded run (what eval and the playground use) is what the CLI prints."""
     from workbench.config import GenerationConfig
     from workbench.inference import load_run_model
@@ -131,10 +137,11 @@ def test_a_generation_task_predict_matches_tlwb_predict(runs: dict[str, RunDir])
     loaded = load_run_model(runs["full"])
     direct = loaded.task.predict(loaded.model, loaded.tokenizer, PROMPTS, loaded.config.training.max_length,
                                  generation=GenerationConfig(max_new_tokens=MAX_NEW_TOKENS))
-    assert [d["generated"] for d in direct] == tlwb_predict(runs["full"])
+    assert [d["generated"] for d in direct] == tlwb_predict(runs["full"], capsys, monkeypatch)
 
 
-def test_an_unmerged_lora_export_is_a_peft_adapter_naming_its_base(runs: dict[str, RunDir], tmp_path: Path) -> None:
+def test_an_unmerged_lora_export_is_a_peft_adapter_naming_its_base(runs: dict[str, RunDir], tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     run = runs["lora"]
     result = export_run(run, tmp_path / "adapter")
     assert result.kind == "adapter"
@@ -147,19 +154,20 @@ def test_an_unmerged_lora_export_is_a_peft_adapter_naming_its_base(runs: dict[st
     assert "AutoPeftModelForCausalLM" in (result.out_dir / "README.md").read_text()
     loaded = in_fresh_interpreter(ADAPTER_SCRIPT, result.out_dir)
     assert loaded["tlwb_imported"] is False
-    assert loaded["generated"] == tlwb_predict(run)
+    assert loaded["generated"] == tlwb_predict(run, capsys, monkeypatch)
 
 
-def test_tlwb_predict_streams_the_greedy_answer_and_takes_generation_options(runs: dict[str, RunDir]) -> None:
+def test_tlwb_predict_streams_the_greedy_answer_and_takes_generation_options(runs: dict[str, RunDir], capsys: pytest.CaptureFixture,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     run = runs["lora"]
-    as_json = tlwb("predict", str(run.path), PROMPTS[0], "--json", "--max-new-tokens", "3", env=hooks_env())
-    assert as_json.returncode == 0, as_json.stderr[-2000:]
-    short = json.loads(as_json.stdout.strip().splitlines()[-1])["generated"]
+    code, out, err = run_main(["predict", str(run.path), PROMPTS[0], "--json", "--max-new-tokens", "3"], capsys, monkeypatch)
+    assert code == 0, err[-2000:]
+    short = json.loads(out.strip().splitlines()[-1])["generated"]
     streamed = tlwb("predict", str(run.path), PROMPTS[0], "--max-new-tokens", "3", "--temperature", "0", env=hooks_env())
-    assert streamed.returncode == 0 and streamed.stderr == "", streamed.stderr[-2000:]
+    assert streamed.returncode == 0 and streamed.stderr == "", streamed.stderr[-2000:]  # a process of its own: nothing on stderr
     lines = streamed.stdout.splitlines()
     assert lines[0] == f"› {PROMPTS[0]}"
     assert lines[1].strip() == short.strip()  # the same greedy answer, streamed
-    wrong = tlwb("predict", str(run.path), PROMPTS[0], "--temperature", "9", env=hooks_env())
-    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    code, _, err = run_main(["predict", str(run.path), PROMPTS[0], "--temperature", "9"], capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in err
 

@@ -145,7 +145,8 @@ def test_lora_and_head_train_and_reload(method: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow(seconds=90)
-def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path) -> None:
+def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The packaged MiniLM, fully fine-tuned on 600 CoNLL-2003 training sentences for one epoch,
     scored on 200 validation sentences it never saw (F1 0.56 when written, 0.46 with 500 sentences
     at 2e-4: it must clear 0.4; under a minute on a quiet 2-core machine)."""
@@ -161,6 +162,7 @@ def test_minilm_learns_conll_entities(shared_data: Path, tmp_path: Path) -> None
     final = json.loads(result.stdout.splitlines()[-1])
     assert final["metrics"]["n"] == 200
     assert final["metrics"]["f1"] > 0.4, final["metrics"]
-    shown = tlwb("predict", final["path"], "--json", "Angela Merkel visited Paris .")
-    entities = json.loads(shown.stdout)["entities"]
+    code, out, err = run_main(["predict", final["path"], "--json", "Angela Merkel visited Paris ."], capsys, monkeypatch)
+    assert code == 0, err
+    entities = json.loads(out)["entities"]
     assert {"PER", "LOC"} <= {e["type"] for e in entities}, entities

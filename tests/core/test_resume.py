@@ -1,7 +1,7 @@
 """Resume: a run SIGKILLed mid-epoch and resumed ends exactly where the uninterrupted run ends.
 
-Two real tiny runs with the same seed start at once: one runs through, the other kills itself
-(SIGKILL, no chance to write anything) at step 10, between the checkpoints at 8 and 12. `tlwb
+Two real tiny runs of the same preset and seed: one ran through (`shared_runs`), the other kills
+itself (SIGKILL, no chance to write anything) at step 10, between the checkpoints at 8 and 12. `tlwb
 resume` continues it from checkpoint-8 in the same directory. Same optimizer, scheduler, RNG and
 data order means the same weights, not just similar metrics.
 """
@@ -22,8 +22,8 @@ from tests.core.tiny_runs import (
     step_losses,
     tlwb,
     wait_until_ended,
-    write_tiny_preset,
 )
+from tests import shared_runs
 from tests.fakes import FakeRun
 from workbench.runstore import RunDir
 
@@ -31,16 +31,12 @@ KILL_AT_STEP = 10
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunDir]:
-    """The uninterrupted run and the killed-then-resumed run (each checked to have ended as expected)."""
-    folder = tmp_path_factory.mktemp("resume")
-    data = folder / "reviews.csv"
-    data.write_text("text,label\n" + "".join(f"good great movie {i},positive\nbad awful film {i},negative\n" for i in range(40)))
-    preset = write_tiny_preset(folder, tiny_model_dir, data, save_total_limit=2)
-    runs_dir = folder / "runs"
-    whole = start_detached(preset, runs_dir, hooks_env(), "--no-preflight")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunDir]:
+    """The uninterrupted run (the session's shared one) and the killed-then-resumed run of the same
+    preset (each checked to have ended as expected)."""
+    runs_dir = tmp_path_factory.mktemp("resume") / "runs"
+    preset, whole = shared_runs.checkpointed_tiny_run(tmp_path_factory, runs_dir)
     killed = start_detached(preset, runs_dir, hooks_env(kill_at_step=KILL_AT_STEP), "--no-preflight")
-    assert wait_until_ended(whole)["state"] == "finished", whole.log_path.read_text()[-3000:]
     vanished = wait_until_ended(killed)
     assert vanished["state"] == "failed" and vanished["kind"] == "vanished", killed.log_path.read_text()[-3000:]
     killed_pid = json.loads(killed.status_path.read_text())["pid"]

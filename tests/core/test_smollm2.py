@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from benchmarks._common import sst2_chat_rows, write_jsonl
-from tests.core.tiny_runs import hooks_env, tlwb
+from tests.core.tiny_runs import hooks_env, run_main, tlwb
 from workbench import packaged_models
 from workbench.config import RunConfig
 from workbench.presets import config_to_toml
@@ -144,7 +144,9 @@ def untrained_score(config: RunConfig, data: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow(seconds=240)
-def test_lora_on_sst2_chat_rows_beats_the_untrained_model_on_a_disjoint_slice(smollm2_cache: Path, tmp_path: Path) -> None:
+def test_lora_on_sst2_chat_rows_beats_the_untrained_model_on_a_disjoint_slice(smollm2_cache: Path, tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", sst2_chat_rows(0, TRAIN_ROWS))
     disjoint = write_jsonl(tmp_path / "disjoint.jsonl", sst2_chat_rows(20_000, EVAL_ROWS))
     assert not {r["prompt"] for r in sst2_chat_rows(0, TRAIN_ROWS)} & {r["prompt"] for r in sst2_chat_rows(20_000, EVAL_ROWS)}
@@ -164,9 +166,9 @@ def test_lora_on_sst2_chat_rows_beats_the_untrained_model_on_a_disjoint_slice(sm
     done = tlwb("train", str(preset), "--runs-dir", str(runs_dir), "--json", env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     run = RunDir(next(runs_dir.iterdir()))
-    scored = tlwb("eval", str(run.path), "--data", str(disjoint), "--json", env=env, timeout=600)
-    assert scored.returncode == 0, scored.stderr[-2000:]
-    trained = json.loads(scored.stdout.strip().splitlines()[-1])
+    code, out, err = run_main(["eval", str(run.path), "--data", str(disjoint), "--json"], capsys, monkeypatch)
+    assert code == 0, err[-2000:]
+    trained = json.loads(out.strip().splitlines()[-1])
     baseline = untrained_score(config, disjoint)
     assert trained["n"] == baseline["n"] == EVAL_ROWS
     assert trained["loss"] < baseline["loss"]

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import shared_runs
 from tests.core.tiny_runs import run_main
-from workbench.presets import load_config
-from workbench.runner import launch, wait
 from workbench.runstore import RunDir
 
 TLWB = [sys.executable, "-m", "workbench.cli"]
@@ -22,17 +21,9 @@ def tlwb(*args: str, input: str | None = None, cwd: Path | None = None) -> subpr
 
 
 @pytest.fixture(scope="module")
-def finished_tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
-    folder = tmp_path_factory.mktemp("tiny-run")
-    data = folder / "reviews.csv"
-    data.write_text("text,label\n" + "".join(f"good great movie {i},positive\nbad awful film {i},negative\n" for i in range(40)))
-    config = load_config(None, [f"model.name={tiny_model_dir}", f"data.train={data}", "method.kind=full",
-                                "training.epochs=2", "training.learning_rate=5e-3", "training.batch_size=8",
-                                "training.logging_steps=2", "training.max_length=32"], base={"name": "tiny"})
-    run, process = launch(config, folder / "runs")
-    last = wait(run, process=process, timeout_s=300)
-    assert last["type"] == "finished", run.log_path.read_text()[-2000:]
-    return run
+def finished_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """The tiny BERT fully fine-tuned for 2 epochs (`shared_runs`): 72 training rows, 8 held out."""
+    return shared_runs.finished_tiny_run(tmp_path_factory, tmp_path_factory.mktemp("tiny-run"), method="full")
 
 
 def test_the_run_directory_holds_the_whole_contract(finished_tiny_run: RunDir) -> None:
@@ -56,7 +47,7 @@ def test_the_run_directory_holds_the_whole_contract(finished_tiny_run: RunDir) -
     assert {"text", "gold", "pred", "confidence", "probs"} <= samples["items"][0].keys()
     status = json.loads(run.status_path.read_text())
     assert status["state"] == "finished" and status["best"]["name"] == "accuracy"
-    assert run.config().name == "tiny"
+    assert run.config().name == "tiny-full"
     assert (run.model_dir / ".complete").is_file()
 
 
@@ -85,34 +76,36 @@ def test_eval_json_scores_any_labelled_file(finished_tiny_run: RunDir, tmp_path:
     assert report["per_class"]["positive"]["support"] == 2
 
 
-def test_predict_takes_arguments_or_stdin_and_run_ids(finished_tiny_run: RunDir) -> None:
+def test_predict_takes_arguments_or_stdin_and_run_ids(finished_tiny_run: RunDir, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     runs_dir = finished_tiny_run.path.parent
-    by_args = tlwb("predict", finished_tiny_run.id, "good great movie", "bad awful film", "--runs-dir", str(runs_dir), "--json")
-    assert by_args.returncode == 0, by_args.stderr
-    rows = [json.loads(line) for line in by_args.stdout.splitlines()]
-    assert [r["text"] for r in rows] == ["good great movie", "bad awful film"]
-    assert all(r["label"] in {"negative", "positive"} and 0.5 <= r["confidence"] <= 1 for r in rows)
-    by_stdin = tlwb("predict", str(finished_tiny_run.path), "--json", input="good great movie\nbad awful film\n")
-    assert [json.loads(line)["label"] for line in by_stdin.stdout.splitlines()] == [r["label"] for r in rows]
+    texts = ["this movie was good and great", "this film was bad and awful"]
+    code, out, err = run_main(["predict", finished_tiny_run.id, *texts, "--runs-dir", str(runs_dir), "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in rows] == texts
+    assert [r["label"] for r in rows] == ["positive", "negative"] and all(0.5 <= r["confidence"] <= 1 for r in rows)
+    code, out, _ = run_main(["predict", str(finished_tiny_run.path), "--json"], capsys, monkeypatch, stdin="\n".join(texts) + "\n")
+    assert code == 0 and [json.loads(line)["label"] for line in out.splitlines()] == ["positive", "negative"]
 
 
-def test_predict_streams_a_long_stdin_in_order_with_progress(finished_tiny_run: RunDir, tmp_path: Path) -> None:
+def test_predict_streams_a_long_stdin_in_order_with_progress(finished_tiny_run: RunDir, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """2,500 lines (three chunks) from a file on stdin: every non-blank line once, in input order,
     and the progress on stderr when asked for, ending with the total."""
     texts = [f"{'good' if i % 3 else 'bad'} movie number {i} " + "word " * (i % 17) for i in range(2500)]
     source = tmp_path / "lines.txt"
     source.write_text("\n".join(texts[:1000]) + "\n\n  \n" + "\r\n".join(texts[1000:]) + "\n", encoding="utf-8")
     with source.open() as stdin:
-        done = subprocess.run([*TLWB, "predict", str(finished_tiny_run.path), "--json", "--progress"], stdin=stdin,
-                              capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
+        code, out, err = run_main(["predict", str(finished_tiny_run.path), "--json", "--progress"], capsys, monkeypatch, stdin=stdin)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
     assert [row["text"] for row in rows] == texts
     assert {row["label"] for row in rows} <= {"negative", "positive"}
-    assert done.stderr.splitlines()[-1].startswith("predicted 2,500 rows in ")
-    table = tlwb("predict", str(finished_tiny_run.path), input="\n".join(texts[:1100]))  # two chunks, one table
-    assert table.returncode == 0 and table.stderr == ""  # no progress unasked into a pipe
-    assert table.stdout.count("confidence") == 1 and table.stdout.count("movie number") == 1100
+    assert err.splitlines()[-1].startswith("predicted 2,500 rows in ")
+    code, out, err = run_main(["predict", str(finished_tiny_run.path)], capsys, monkeypatch, stdin="\n".join(texts[:1100]))
+    assert code == 0 and err == ""  # two chunks, one table; no progress unasked into a pipe
+    assert out.count("confidence") == 1 and out.count("movie number") == 1100
 
 
 def test_runs_and_show_list_the_run(finished_tiny_run: RunDir) -> None:
@@ -131,7 +124,8 @@ def test_help_is_instant_and_imports_no_ml_library() -> None:
 
 
 @pytest.mark.slow(seconds=80)
-def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: Path) -> None:
+def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The packaged all-MiniLM-L6-v2 + LoRA on 300 SST-2 rows (3 epochs), scored on a disjoint slice
     of 400 (0.78 when written)."""
     lines = (shared_data / "sst2" / "train.tsv").read_text().splitlines()
@@ -144,7 +138,9 @@ def test_minilm_lora_learns_sst2_well_above_chance(shared_data: Path, tmp_path: 
                   "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     run_path = json.loads(result.stdout.splitlines()[-1])["path"]
-    report = json.loads(tlwb("eval", run_path, "--data", str(tmp_path / "held.tsv"), "--json").stdout)
+    code, out, err = run_main(["eval", run_path, "--data", str(tmp_path / "held.tsv"), "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    report = json.loads(out)
     assert report["n"] == 400
     assert report["accuracy"] > 0.70, report
 

@@ -7,6 +7,7 @@ injected into the real training process through `workbench.faults` (`TLWB_FAULTS
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import termios
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 import pytest
 
@@ -66,12 +67,16 @@ def tlwb(*args: str, env: dict[str, str] | None = None, timeout: float = 600) ->
     return subprocess.run([*TLWB, *args], capture_output=True, text=True, env=env or hooks_env(), timeout=timeout)
 
 
-def run_main(argv: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+def run_main(argv: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+             stdin: str | IO[str] = "") -> tuple[int, str, str]:
     """`tlwb ARGV` through the real entry point in this process (no second start-up of torch):
-    (exit code, stdout, stderr). For checks that don't need a process of their own."""
+    (exit code, stdout, stderr), reading `stdin` (text, or an open file). For checks that don't
+    need a process of their own."""
     from workbench.cli import main
 
     monkeypatch.setattr(sys, "argv", ["tlwb", *argv])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin) if isinstance(stdin, str) else stdin)
+    capsys.readouterr()  # only what this command writes
     code = 0
     try:
         main()
