@@ -274,26 +274,6 @@ def test_the_cli_prints_the_learning_rate_warning_beside_the_errors(
     assert not any((ws / "runs").iterdir())
 
 
-def test_metrics_after_resuming_from_the_final_checkpoint_are_rounded_like_every_event(tiny_model_dir: Path, tmp_path: Path) -> None:
-    """The disk fills at the final save (after the last checkpoint); a resume starts from that
-    final checkpoint, trains nothing and evaluates: its `finished` metrics are the eval event's."""
-    from tests.conftest import write_tiny_csv
-    from tests.core.tiny_runs import events_of, hooks_env, tlwb, wait_until_ended
-    from workbench.runner import launch
-
-    config = tiny_config(tiny_model_dir, write_tiny_csv(tmp_path / "reviews.csv"), epochs=1, save_steps=9)
-    run, _ = launch(config, tmp_path / "runs", env=hooks_env(disk_full_on_save=1))
-    wait_until_ended(run)
-    assert run.status()["state"] == "failed" and run.latest_checkpoint().name == "checkpoint-9", run.log_path.read_text()[-2000:]
-    resumed = tlwb("resume", run.id, "--runs-dir", str(tmp_path / "runs"), "--json")
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    metrics = json.loads(resumed.stdout.strip().splitlines()[-1])["metrics"]
-    last_eval = events_of(run, "eval")[-1]["metrics"]
-    assert metrics == last_eval and "accuracy" in metrics and "loss" in metrics
-    assert not {"runtime", "samples_per_second", "steps_per_second", "epoch"} & set(metrics)
-    assert all(round(value, 6) == value for value in metrics.values() if isinstance(value, float)), metrics
-
-
 def test_a_cached_hub_model_with_custom_code_is_refused_naming_trust_remote_code(
     ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,6 @@ from tests.core.tiny_runs import (
     TINY_STEPS,
     Hold,
     events_of,
-    hooks_env,
     start_detached,
     tlwb,
     wait_for_event,
@@ -223,34 +222,28 @@ def preset(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> Path:
     return write_tiny_preset(tmp_path, tiny_model_dir, tiny_csv)
 
 
-def test_a_kill_after_the_finished_event_reads_as_finished(preset: Path, tmp_path: Path) -> None:
+def test_a_run_that_lost_its_events_file_and_was_killed_after_finished_reads_as_finished(preset: Path, tmp_path: Path) -> None:
+    """Two faults in one run: events.jsonl is deleted while it trains (a careless clean-up), and
+    the process is killed right after writing `finished`, before status.json says so. The end is
+    in a new events.jsonl, and every reader reconciles the stale status with it."""
     runs_dir = tmp_path / "runs"
-    run = start_detached(preset, runs_dir, hooks_env(kill_after_finished=1), "--no-preflight")
+    held = Hold(tmp_path, at_step=3, kill_after_finished=1)
+    run = start_detached(preset, runs_dir, held.env, "--no-preflight")
+    wait_for_event(run, "step")
+    run.events_path.unlink()
+    held.release()
     status = wait_until_ended(run)
     assert status["state"] == "finished", run.log_path.read_text()[-3000:]
     assert json.loads(run.status_path.read_text())["state"] == "running"  # the kill came before the status update
+    kinds = [e["type"] for e in run.events()]
+    assert "started" not in kinds and kinds[-1] == "finished"  # written to a new events.jsonl
+    assert events_of(run, "finished")[0]["step"] == TINY_STEPS
     assert runs_json(runs_dir)[run.id]["state"] == "finished"
     shown = tlwb("show", run.id, "--runs-dir", str(runs_dir), "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["final"]["type"] == "finished"
     attached = tlwb("attach", run.id, "--runs-dir", str(runs_dir))
-    assert attached.returncode == 0 and "finished" in attached.stdout
+    assert attached.returncode == 0 and "finished" in attached.stdout, attached.stdout + attached.stderr
     assert run.trained_model_dir() == run.model_dir
-
-
-def test_a_deleted_events_file_is_recreated_and_the_end_not_lost(preset: Path, tmp_path: Path) -> None:
-    runs_dir = tmp_path / "runs"
-    held = Hold(tmp_path, at_step=3)
-    run = start_detached(preset, runs_dir, held.env, "--no-preflight")
-    wait_for_event(run, "step")
-    run.events_path.unlink()  # a careless clean-up while the run trains
-    held.release()
-    assert wait_until_ended(run)["state"] == "finished", run.log_path.read_text()[-3000:]
-    kinds = [e["type"] for e in run.events()]
-    assert "started" not in kinds and kinds[-1] == "finished"  # written to a new events.jsonl
-    assert events_of(run, "finished")[0]["step"] == TINY_STEPS
-    attached = tlwb("attach", run.id, "--runs-dir", str(runs_dir))
-    assert attached.returncode == 0, attached.stdout + attached.stderr
-    assert "finished" in attached.stdout
 
 
 def test_attach_to_a_finished_run_whose_events_are_gone_says_so(runs_dir: Path) -> None:

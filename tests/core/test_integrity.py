@@ -17,7 +17,6 @@ from tests.fakes import FakeRun, fake_config
 from workbench.fsutil import atomic_write_text
 from workbench.presets import config_to_toml, load_config, save_preset
 from workbench.runner import follow, launch
-from workbench.runstore import RunDir
 
 
 def test_a_failed_atomic_write_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,8 +92,10 @@ def test_a_model_dir_without_its_completion_mark_is_never_used(runs_dir: Path, t
 
 
 @pytest.fixture(scope="module")
-def side_by_side(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, RunDir, Path]:
-    """Two runs launched at once into one runs directory; the second finds the disk full at its final save."""
+def side_by_side(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two runs launched at once into one runs directory; the second finds the disk full at its
+    final save, after its last checkpoint (step 18). What the failed run showed is kept, then
+    space is freed and `tlwb resume --json` finishes it from that final checkpoint."""
     folder = tmp_path_factory.mktemp("side-by-side")
     data = folder / "reviews.csv"
     data.write_text("text,label\n" + "".join(f"good great movie {i},positive\nbad awful film {i},negative\n" for i in range(40)))
@@ -104,31 +105,47 @@ def side_by_side(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     full, _ = launch(config, runs_dir, env=hooks_env(disk_full_on_save=1))
     wait_until_ended(healthy)
     wait_until_ended(full)
-    return healthy, full, runs_dir
+    failed = {"status": full.status(), "events": events_of(full, "failed"), "checkpoint": full.latest_checkpoint(),
+              "model_left": full.model_dir.exists() or (full.path / ".model.partial").exists(),
+              "eval": tlwb("eval", full.id, "--data", "x.csv", "--runs-dir", str(runs_dir)), "log": full.log_path.read_text()}
+    resumed = tlwb("resume", full.id, "--runs-dir", str(runs_dir), "--json")  # space freed: the hook is gone
+    return {"healthy": healthy, "full": full, "runs_dir": runs_dir, "failed": failed, "resumed": resumed}
 
 
-def test_two_runs_at_once_keep_to_their_own_directories(side_by_side: tuple[RunDir, RunDir, Path]) -> None:
-    healthy, full, runs_dir = side_by_side
+def test_two_runs_at_once_keep_to_their_own_directories(side_by_side: dict) -> None:
+    healthy, full, runs_dir = side_by_side["healthy"], side_by_side["full"], side_by_side["runs_dir"]
     assert healthy.id != full.id and sorted(p.name for p in runs_dir.iterdir()) == sorted([healthy.id, full.id])
     assert healthy.status()["state"] == "finished", healthy.log_path.read_text()[-3000:]
+    assert len(events_of(healthy, "started")) == 1
     for run in (healthy, full):
-        assert len(events_of(run, "started")) == 1
         assert all(str(run.path) in e["path"] for e in events_of(run, "checkpoint"))
     assert healthy.read_status()["pid"] != full.read_status()["pid"]
     assert healthy.trained_model_dir() == healthy.model_dir
 
 
-def test_disk_full_while_saving_fails_cleanly_and_resume_recovers(side_by_side: tuple[RunDir, RunDir, Path]) -> None:
-    _, full, runs_dir = side_by_side
-    status = full.status()
-    assert status["state"] == "failed" and status["kind"] == "disk", full.log_path.read_text()[-3000:]
-    (failed,) = events_of(full, "failed")
-    assert failed["message"].startswith("the disk is full: could not write") and "\n" not in failed["message"]
-    assert f"tlwb resume {full.id}" in failed["hint"] and "free now" in failed["hint"]
-    assert not full.model_dir.exists() and not (full.path / ".model.partial").exists()  # no half model left behind
-    refused = tlwb("eval", full.id, "--data", "x.csv", "--runs-dir", str(runs_dir))
-    assert refused.returncode == 2 and "has no saved model" in refused.stderr
+def test_disk_full_while_saving_fails_cleanly_and_resume_recovers(side_by_side: dict) -> None:
+    full, failed = side_by_side["full"], side_by_side["failed"]
+    assert failed["status"]["state"] == "failed" and failed["status"]["kind"] == "disk", failed["log"][-3000:]
+    (event,) = failed["events"]
+    assert event["message"].startswith("the disk is full: could not write") and "\n" not in event["message"]
+    assert f"tlwb resume {full.id}" in event["hint"] and "free now" in event["hint"]
+    assert not failed["model_left"]  # no half model left behind
+    assert failed["eval"].returncode == 2 and "has no saved model" in failed["eval"].stderr
 
-    resumed = tlwb("resume", full.id, "--runs-dir", str(runs_dir))  # space freed: the hook is gone
+    resumed = side_by_side["resumed"]
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert full.status()["state"] == "finished" and full.trained_model_dir() == full.model_dir
+    assert [s["resumed"] for s in events_of(full, "started")] == [False, True]
+
+
+def test_metrics_after_resuming_from_the_final_checkpoint_are_rounded_like_every_event(side_by_side: dict) -> None:
+    """The resume starts from the final checkpoint, trains nothing and evaluates: its `finished`
+    metrics are the eval event's, rounded alike, with no timings among them."""
+    full, resumed = side_by_side["full"], side_by_side["resumed"]
+    assert side_by_side["failed"]["checkpoint"].name == "checkpoint-18"
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    metrics = json.loads(resumed.stdout.strip().splitlines()[-1])["metrics"]
+    last_eval = events_of(full, "eval")[-1]["metrics"]
+    assert metrics == last_eval and "accuracy" in metrics and "loss" in metrics
+    assert not {"runtime", "samples_per_second", "steps_per_second", "epoch"} & set(metrics)
+    assert all(round(value, 6) == value for value in metrics.values() if isinstance(value, float)), metrics
