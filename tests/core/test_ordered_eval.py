@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from workbench.trainer.ordered_eval import in_row_order, length_order, trainer_with_length_ordered_evaluation
+from workbench.trainer.ordered_eval import evaluation_order, in_row_order, trainer_with_length_ordered_evaluation
 
 
 def test_results_of_an_ordered_pass_go_back_to_their_rows() -> None:
@@ -29,9 +29,9 @@ def test_results_of_an_ordered_pass_go_back_to_their_rows() -> None:
 def test_rows_already_in_length_order_or_without_tokens_are_left_alone() -> None:
     import datasets
 
-    assert length_order(datasets.Dataset.from_dict({"input_ids": [[1], [1, 2], [1, 2]]})) is None
-    assert length_order(datasets.Dataset.from_dict({"text": ["b", "a"]})) is None
-    assert length_order(datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [1], [1, 2], [1]]})) == [1, 3, 2, 0]
+    assert evaluation_order(datasets.Dataset.from_dict({"input_ids": [[1], [1, 2], [1, 2]]})) is None
+    assert evaluation_order(datasets.Dataset.from_dict({"text": ["b", "a"]})) is None
+    assert evaluation_order(datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [1], [1, 2], [1]]})) == [1, 3, 2, 0]
 
 
 def tiny_rows(count: int = 90) -> Any:

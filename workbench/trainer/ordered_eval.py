@@ -16,15 +16,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from ..tasks.classification import length_order
 
-def length_order(dataset: Any) -> list[int] | None:
-    """Row indices from the shortest row to the longest (stable), or None when the rows are
+
+def evaluation_order(dataset: Any) -> list[int] | None:
+    """The dataset's rows from the shortest to the longest (`length_order`), or None when they are
     already in that order or have no `input_ids` to measure."""
     if dataset is None or not hasattr(dataset, "column_names") or "input_ids" not in dataset.column_names:
         return None
-    lengths = [len(ids) for ids in dataset["input_ids"]]
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    return None if order == list(range(len(lengths))) else order
+    order = length_order([len(ids) for ids in dataset["input_ids"]])
+    return None if order == list(range(len(order))) else order
 
 
 def in_row_order(value: Any, order: list[int]) -> Any:
@@ -68,17 +69,17 @@ def trainer_with_length_ordered_evaluation(trainer_class: type) -> type:
     """`trainer_class` evaluating and predicting in length order, results in row order."""
 
     class LengthOrderedEvaluation(trainer_class):  # type: ignore[valid-type,misc]
-        def length_order(self, dataset: Any) -> list[int] | None:
-            """`length_order(dataset)`, measured once per dataset (validation runs many times)."""
-            known = self.__dict__.setdefault("_tlwb_length_orders", {})
+        def evaluation_order(self, dataset: Any) -> list[int] | None:
+            """`evaluation_order(dataset)`, measured once per dataset (validation runs many times)."""
+            known = self.__dict__.setdefault("_tlwb_evaluation_orders", {})
             if id(dataset) not in known:
-                known[id(dataset)] = (dataset, length_order(dataset))  # the dataset kept, so its id stays its own
+                known[id(dataset)] = (dataset, evaluation_order(dataset))  # the dataset kept, so its id stays its own
             return known[id(dataset)][1]
 
         def evaluate(self, eval_dataset: Any = None, ignore_keys: list[str] | None = None,
                      metric_key_prefix: str = "eval") -> dict[str, float]:
             dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
-            order = self.length_order(dataset)
+            order = self.evaluation_order(dataset)
             if order is None:
                 return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
             with metrics_in_row_order(self, order):
@@ -87,7 +88,7 @@ def trainer_with_length_ordered_evaluation(trainer_class: type) -> type:
         def predict(self, test_dataset: Any, ignore_keys: list[str] | None = None, metric_key_prefix: str = "test") -> Any:
             from transformers.trainer_utils import PredictionOutput
 
-            order = self.length_order(test_dataset)
+            order = self.evaluation_order(test_dataset)
             if order is None:
                 return super().predict(test_dataset, ignore_keys, metric_key_prefix)
             with metrics_in_row_order(self, order):
