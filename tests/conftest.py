@@ -73,7 +73,8 @@ def shared_data() -> Path:
 
 
 def build_tiny_model(folder: Path, head: str = "sequence") -> Path:
-    """A tiny random BERT (2 layers, 32 dim) saved like a hub model, with a WordPiece tokenizer."""
+    """A tiny random BERT (2 layers, 32 dim, seeded) saved like a hub model, with a WordPiece tokenizer."""
+    import torch
     from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification, BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,9 @@ def build_tiny_model(folder: Path, head: str = "sequence") -> Path:
         intermediate_size=64, max_position_embeddings=128,
     )
     model_class = BertForTokenClassification if head == "token" else BertForSequenceClassification
-    model_class(config).save_pretrained(folder)
+    with torch.random.fork_rng():  # the same weights in every session and worker: what a test saw is what it sees
+        torch.manual_seed(0)
+        model_class(config).save_pretrained(folder)
     return folder
 
 

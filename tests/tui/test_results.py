@@ -172,7 +172,7 @@ async def test_playground_refuses_politely_without_a_saved_model(runs_dir: Path)
 
 @pytest.fixture
 def tiny_finished_run(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
-    """The tiny BERT trained for one epoch through the runner: a real finished run with a saved model."""
+    """The tiny BERT fully fine-tuned through the runner (`shared_runs`): a real finished run with a saved model."""
     from tests import shared_runs
 
     return shared_runs.finished_tiny_run(tmp_path_factory, runs_dir, method="full")
