@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from workbench import cli
 from workbench.errors import RunError
 from workbench.export import ExportError, _point_adapter_at_hub, export_and_push, export_run, push_to_hub
 from workbench.runstore import RunDir
 
 from tests import shared_runs
 from tests.conftest import REPO_ROOT
+from tests.core.tiny_runs import run_main
 from tests.fakes import FakeRun, fake_config
 
 TEXTS = ["this movie was good and great", "this film was bad and awful", "the movie is not bad"]
@@ -47,20 +47,10 @@ def pipeline_predictions(out_dir: Path, texts: list[str]) -> list[dict[str, floa
     return [{item["label"]: item["score"] for item in row} for row in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
-def tlwb(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    """`tlwb ARGS` in this process (so a test can put a fake HfApi in place); the exit code."""
-    monkeypatch.setattr(sys, "argv", ["tlwb", *args])
-    try:
-        cli.main()
-    except SystemExit as done:
-        return done.code or 0
-    return 0
-
-
 def tlwb_predictions(run: RunDir, texts: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> list[dict[str, Any]]:
-    capsys.readouterr()
-    assert tlwb(monkeypatch, "predict", str(run.path), *texts, "--json") == 0
-    return [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    code, out, err = run_main(["predict", str(run.path), *texts, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    return [json.loads(line) for line in out.strip().splitlines()]
 
 
 def assert_same_predictions(exported: list[dict[str, float]], reference: list[dict[str, Any]]) -> None:
@@ -254,8 +244,9 @@ def test_the_cli_pushes_through_huggingface_hub(trained: dict[str, RunDir], tmp_
     api = FakeHfApi()
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda: api)
     out = tmp_path / "kept"
-    assert tlwb(monkeypatch, "export", str(trained["full"].path), str(out), "--push-to-hub", "me/tiny", "--json") == 0
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    code, printed_out, _ = run_main(["export", str(trained["full"].path), str(out), "--push-to-hub", "me/tiny", "--json"], capsys, monkeypatch)
+    assert code == 0
+    printed = json.loads(printed_out.strip().splitlines()[-1])
     assert printed["kind"] == "model" and printed["url"] == "https://huggingface.co/me/tiny" and printed["out_dir"] == str(out)
     assert api.calls[1][1]["folder_path"] == str(out) and (out / "README.md").is_file()
 
@@ -270,7 +261,8 @@ def test_a_network_failure_is_one_line_with_a_hint(trained: dict[str, RunDir], t
             push_to_hub(tmp_path, "me/x", api=FakeHfApi(fail_with=failure))
         assert str(tmp_path) in raised.value.hint
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda: FakeHfApi(fail_with=ConnectionError("[Errno -2] Name or service not known")))
-    assert tlwb(monkeypatch, "export", str(trained["full"].path), "--push-to-hub", "me/x") == 2
-    err = " ".join(capsys.readouterr().err.split())  # the console may wrap the hint
+    code, _, err = run_main(["export", str(trained["full"].path), "--push-to-hub", "me/x"], capsys, monkeypatch)
+    assert code == 2
+    err = " ".join(err.split())  # the console may wrap the hint
     assert "Traceback" not in err
     assert "can't reach the Hugging Face Hub" in err and "hint:" in err and "give OUT_DIR to keep the export" in err

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from tests.conftest import build_tiny_model
-from tests.core.tiny_runs import run_main
+from tests.core.tiny_runs import run_main, tlwb
 from workbench.cli import app
 from workbench.inference import load_run_model
 from workbench.presets import load_config
@@ -21,7 +19,6 @@ from workbench.runstore import RunDir
 
 REPO = Path(__file__).resolve().parents[2]
 
-TLWB = [sys.executable, "-m", "workbench.cli"]
 EVAL_KEYS = {"f1", "precision", "recall", "token_accuracy", "n"}
 SAMPLE_KEYS = {"index", "tokens", "gold", "pred", "gold_entities", "pred_entities", "correct", "confidence"}
 
@@ -33,10 +30,6 @@ FRAMES = [
     lambda who, where: [("the", "O"), ("film", "O"), ("was", "O"), ("good", "O"), (",", "O")] + who + [("visited", "O")] + where,
     lambda who, where: where + [("was", "O"), ("great", "O"), ("and", "O")] + who + [("was", "O"), ("not", "O"), (".", "O")],
 ]
-
-
-def tlwb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*TLWB, *args], capture_output=True, text=True, timeout=600)
 
 
 def write_tiny_conll(path: Path, sentences: int, seed: int) -> Path:

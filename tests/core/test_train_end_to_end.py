@@ -10,15 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests import shared_runs
-from tests.core.tiny_runs import run_main
+from tests.core.tiny_runs import hooks_env, run_main, tlwb
 from workbench.runstore import RunDir
-
-TLWB = [sys.executable, "-m", "workbench.cli"]
-
-
-def tlwb(*args: str, input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*TLWB, *args], capture_output=True, text=True, input=input, cwd=cwd, timeout=600)
-
 
 @pytest.fixture(scope="module")
 def finished_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
@@ -112,7 +105,7 @@ def test_runs_and_show_list_the_run(finished_tiny_run: RunDir) -> None:
     runs_dir = finished_tiny_run.path.parent
     listing = tlwb("runs", "--runs-dir", str(runs_dir), "--json")
     assert [r["id"] for r in json.loads(listing.stdout)] == [finished_tiny_run.id]
-    table = subprocess.run([*TLWB, "runs"], capture_output=True, text=True, env={**__import__("os").environ, "TLWB_RUNS_DIR": str(runs_dir), "COLUMNS": "200"})
+    table = tlwb("runs", env={**hooks_env(), "TLWB_RUNS_DIR": str(runs_dir), "COLUMNS": "200"})
     assert finished_tiny_run.id in table.stdout and "finished" in table.stdout
 
 
