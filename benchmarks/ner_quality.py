@@ -249,8 +249,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plain = plain_run_ner(train_file, eval_file, model_path, args, work / "plain")
         print(f"plain: trained in {plain['train_runtime_s']:.0f}s ({time.time() - started:.0f}s with scoring), "
               f"labels {args.plain_label_order}", flush=True)
+        plain["f1_strict"] = strict_f1(plain["model"], plain["tokenizer"], eval_file, tlwb_config(train_file, eval_file, args))
         if args.plain_only:
-            plain["f1_strict"] = strict_f1(plain["model"], plain["tokenizer"], eval_file, tlwb_config(train_file, eval_file, args))
             print(f"plain   F1 strict {100 * plain['f1_strict']:.2f}, run_ner {100 * plain['f1_run_ner']:.2f}, "
                   f"{plain['samples_per_s']:.1f} samples/s")
             result = {"plain": {k: plain[k] for k in ("f1_strict", "f1_run_ner", "samples_per_s", "train_runtime_s")},
@@ -264,7 +264,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         loaded = load_run_model(ours["run"])
         ours["f1_run_ner"] = plain["score_other"](loaded.model)
-        plain["f1_strict"] = strict_f1(plain["model"], plain["tokenizer"], eval_file, loaded.config)
 
     rows = {"tlwb": ours, "plain": plain}
     print()
